@@ -1,0 +1,26 @@
+# `make run`: a CSMS on 127.0.0.1:$(PORT) with the embedded defaults. `make test`: the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test bench install
+
+install: $(VENV)/.installed
+
+# The venv is made once and reused; a changed requirements.txt only re-runs pip.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	PORT=$(PORT) $(PY) -m csms.node
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/station_load.py

@@ -1,0 +1,70 @@
+"""Fixtures shared by every app's tests: real node processes over the test database."""
+
+import uuid
+
+import pytest
+from django.db import connection
+
+from csms.testing import Api, Node, database_url_of
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        yield database_url_of(connection.settings_dict)
+        # psycopg's pool keeps idle connections that would block dropping the test database.
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+
+
+@pytest.fixture(scope="session")
+def node(test_database_url):
+    """A CSMS node (Daphne, as `python -m csms.node` runs it) sharing the test database."""
+    started = Node(test_database_url).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def auto_register_node(test_database_url):
+    started = Node(test_database_url, env={"CSMS_AUTO_REGISTER": "1"}).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def staff_user(transactional_db, django_user_model):
+    return django_user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+
+
+@pytest.fixture
+def api(node, staff_user):
+    """The partner API as a staff user (sees everything)."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=staff_user)
+    return Api(node.http, token.key)
+
+
+@pytest.fixture
+def make_station(transactional_db):
+    """Register a station the way an operator would (Accepted unless told otherwise)."""
+    from stations.models import ChargeStation
+
+    def make(station_id=None, password=None, **fields):
+        station = ChargeStation(id=station_id or f"CP-{uuid.uuid4().hex[:8]}", **fields)
+        station.set_password(password)
+        station.save()
+        return station
+
+    return make
+
+
+@pytest.fixture
+def make_id_tag(transactional_db):
+    from transactions.id_tags import id_tag_create
+
+    def make(id_tag=None, **fields):
+        return id_tag_create(id_tag=id_tag or f"TAG{uuid.uuid4().hex[:8]}", **fields)
+
+    return make

@@ -1,0 +1,50 @@
+"""Where the station path runs its database work.
+
+Channels' `database_sync_to_async` sends every consumer's queries to ONE thread per process, so a
+slow query stalls every station on the node (DESIGN.md). Consumers use `run_db` instead: a pool of
+`CSMS_DB_THREADS` threads (1 for SQLite, which has a single writer), each closing its connection
+after the unit of work so that psycopg's pool gets it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+
+_executor: ThreadPoolExecutor | None = None
+# The event loop that handed work to this thread: code running here (an on_commit hook that wakes a
+# consumer) must use that loop, never start its own.
+_origin = threading.local()
+
+
+def origin_loop() -> asyncio.AbstractEventLoop | None:
+    return getattr(_origin, "loop", None)
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=settings.CSMS_DB_THREADS, thread_name_prefix="csms-db")
+    return _executor
+
+
+def _with_connection_hygiene(loop, func, args, kwargs):
+    _origin.loop = loop
+    close_old_connections()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        close_old_connections()
+        _origin.loop = None
+
+
+async def run_db(func, /, *args, **kwargs):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        _get_executor(), functools.partial(_with_connection_hygiene, loop, func, args, kwargs)
+    )

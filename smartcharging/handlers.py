@@ -1,0 +1,1 @@
+"""OCPP handlers of smart charging (registered in AppConfig.ready)."""

@@ -1,0 +1,163 @@
+"""The one way out: every CSMS-initiated Call, whoever asks, goes through `call_enqueue`.
+
+The call row is written first; after commit its id is handed over the channel layer to the consumer
+holding the station's socket, on whichever node. That consumer marks it sent, waits for the answer
+off its receive loop and completes it here, running the action's result handlers in the same
+transaction as the completion.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from csms.ocpp import router
+from csms.ocpp.errors import OCPPError
+from csms.ocpp.schemas import CSMS_ACTIONS, STATION_ACTIONS, validate_request
+
+from .channels import station_send
+from .models import Call, CallStatus, ChargeStation
+
+logger = logging.getLogger(__name__)
+
+
+class CallRefused(Exception):
+    """Nothing was sent: the request is wrong (`status` 400) or the station is away (409)."""
+
+    def __init__(self, reason: str, status: int = 400, details: dict | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.details = details or {}
+
+
+class StationOffline(CallRefused):
+    def __init__(self, station_id: str):
+        super().__init__(f"station {station_id} is not connected", status=409)
+
+
+def call_validate(*, action: str, payload) -> None:
+    if action not in CSMS_ACTIONS:
+        if action in STATION_ACTIONS:
+            raise CallRefused(f"{action} is sent by charge stations, not by the CSMS")
+        raise CallRefused(f"{action!r} is not an OCPP 1.6 action")
+    if not isinstance(payload, dict):
+        raise CallRefused("payload must be a JSON object")
+    try:
+        validate_request(action, payload)
+    except OCPPError as exc:
+        raise CallRefused(f"payload does not satisfy the OCPP 1.6 {action} schema: {exc.description}", details=exc.details | {"code": exc.code}) from None
+
+
+def call_enqueue(
+    *,
+    station: ChargeStation | str,
+    action: str,
+    payload: dict,
+    requested_by=None,
+    source: str = "system",
+    context: dict | None = None,
+) -> Call:
+    """Validate, store and dispatch a Call to a connected station."""
+    station_id = station.pk if isinstance(station, ChargeStation) else station
+    call_validate(action=action, payload=payload)
+    if not ChargeStation.objects.filter(pk=station_id, online=True).exists():
+        raise StationOffline(station_id)
+    call = Call.objects.create(
+        station_id=station_id,
+        action=action,
+        payload=payload,
+        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+        source=source,
+        context=context or {},
+    )
+    transaction.on_commit(lambda: _deliver(call.pk, station_id))
+    return call
+
+
+def _deliver(call_id: int, station_id: str) -> None:
+    try:
+        delivered = station_send(station_id, {"type": "ocpp.call", "call_id": call_id})
+    except Exception:
+        logger.exception("could not hand call %s to the channel layer", call_id)
+        delivered = False
+    if not delivered:
+        call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="StationOffline",
+                    error_description="the station disconnected before the call could be sent")
+
+
+# --- Used by the consumer that holds the socket --------------------------------------------------
+
+
+def call_mark_sent(*, call_id: int) -> tuple[str, dict] | None:
+    """Claim a pending call for sending; None when it is no longer pending (expired, failed)."""
+    if not Call.objects.filter(pk=call_id, status=CallStatus.PENDING).update(status=CallStatus.SENT, sent_at=timezone.now()):
+        return None
+    return Call.objects.values_list("action", "payload").get(pk=call_id)
+
+
+def call_complete(*, call_id: int, response: dict) -> None:
+    """Record the station's answer and persist what it means, in one transaction."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(pk=call_id, status=CallStatus.SENT).first()
+        if call is None:
+            return
+        call.response = response
+        call.status = CallStatus.COMPLETED
+        call.completed_at = timezone.now()
+        try:
+            with transaction.atomic():
+                for handler in router.result_handlers(call.action):
+                    handler(call, response)
+        except Exception as exc:
+            logger.exception("result handler of %s failed", call)
+            call.status = CallStatus.ERROR
+            call.error_code = "InternalError"
+            call.error_description = f"the answer was received but could not be applied: {exc}"
+        call.save()
+
+
+def call_finish(
+    *, call_id: int, status: str, error_code: str = "", error_description: str = "", error_details: dict | None = None
+) -> bool:
+    """End an unfinished call as `error` or `timeout`, and let its failure handlers react."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(pk=call_id, status__in=[CallStatus.PENDING, CallStatus.SENT]).first()
+        if call is None:
+            return False
+        call.status = status
+        call.error_code = error_code
+        call.error_description = error_description
+        call.error_details = error_details or {}
+        call.completed_at = timezone.now()
+        call.save()
+        for handler in router.failure_handlers(call.action):
+            handler(call)
+    return True
+
+
+def calls_fail_disconnected(*, call_ids: list[int]) -> None:
+    for call_id in call_ids:
+        call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="Disconnected",
+                    error_description="the station disconnected before answering")
+
+
+def calls_expire_stale() -> int:
+    """Calls whose consumer vanished (node crash, lost hand-over) must not stay open forever."""
+    timeout = timedelta(seconds=settings.CSMS_CALL_TIMEOUT)
+    now = timezone.now()
+    expired = 0
+    stale_sent = Call.objects.filter(status=CallStatus.SENT, sent_at__lt=now - timeout - timedelta(seconds=30))
+    for call_id in stale_sent.values_list("pk", flat=True):
+        expired += call_finish(call_id=call_id, status=CallStatus.TIMEOUT, error_code="Timeout",
+                               error_description="no answer from the station")
+    # Pending calls may legitimately queue behind others for a while; only long-forgotten ones go.
+    stale_pending = Call.objects.filter(status=CallStatus.PENDING, created_at__lt=now - max(10 * timeout, timedelta(minutes=10)))
+    for call_id in stale_pending.values_list("pk", flat=True):
+        expired += call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="NotDelivered",
+                               error_description="the connection holding the station never took the call")
+    return expired

@@ -1,0 +1,276 @@
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class RegistrationStatus(models.TextChoices):
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+class ChargeStation(models.Model):
+    """A charge point, identified by the chargeBoxId in its connection URL."""
+
+    id = models.CharField("chargeBoxId", max_length=128, primary_key=True)
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="stations"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    registration_status = models.CharField(
+        max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
+    )
+    security_profile = models.PositiveSmallIntegerField(
+        default=0, choices=[(0, "0: none"), (1, "1: basic auth"), (2, "2: TLS + basic auth"), (3, "3: TLS client certificate")]
+    )
+    # Salted SHA-256 of the Basic-auth password. Station passwords are random machine secrets
+    # checked on every reconnect; a slow hash would turn a reconnect storm into a CPU storm.
+    password_hash = models.CharField(max_length=128, blank=True, editable=False)
+
+    # BootNotification, every field as last reported
+    vendor = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=20, blank=True)
+    serial_number = models.CharField("charge point serial number", max_length=25, blank=True)
+    charge_box_serial_number = models.CharField(max_length=25, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    iccid = models.CharField("ICCID", max_length=20, blank=True)
+    imsi = models.CharField("IMSI", max_length=20, blank=True)
+    meter_type = models.CharField(max_length=25, blank=True)
+    meter_serial_number = models.CharField(max_length=25, blank=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+
+    # Connection state
+    online = models.BooleanField(default=False)
+    node = models.CharField(max_length=200, blank=True, help_text="The CSMS node holding the socket.")
+    channel_name = models.CharField(max_length=200, blank=True, editable=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    subprotocol = models.CharField(max_length=20, blank=True)
+    remote_address = models.CharField(max_length=100, blank=True)
+
+    # Set when a ChangeConfiguration answered RebootRequired; cleared by the next boot.
+    reset_required = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+    def set_password(self, raw: str | None) -> None:
+        if not raw:
+            self.password_hash = ""
+            return
+        salt = secrets.token_hex(8)
+        digest = hashlib.sha256((salt + raw).encode()).hexdigest()
+        self.password_hash = f"sha256${salt}${digest}"
+
+    def check_password(self, raw: str) -> bool:
+        if not self.password_hash:
+            return False
+        _, salt, digest = self.password_hash.split("$", 2)
+        candidate = hashlib.sha256((salt + raw).encode()).hexdigest()
+        return hmac.compare_digest(candidate, digest)
+
+
+class ConnectorStatus(models.TextChoices):
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    SUSPENDED_EV = "SuspendedEV"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+
+
+class Connector(models.Model):
+    """Current state of one connector (0 is the station as a whole)."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=ConnectorStatus.choices, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    status_timestamp = models.DateTimeField(null=True, blank=True, help_text="The station's own time of the status.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["station_id", "connector_id"]
+        constraints = [models.UniqueConstraint(fields=["station", "connector_id"], name="uniq_connector")]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}#{self.connector_id}"
+
+
+class StatusNotificationRecord(models.Model):
+    """Every StatusNotification, as history."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="status_history")
+    connector_id = models.PositiveIntegerField()
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=30)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["station", "-received_at"])]
+
+
+class ConfigurationKey(models.Model):
+    """A configuration key as last read from (or successfully written to) the station."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="configuration")
+    key = models.CharField(max_length=50)
+    value = models.CharField(max_length=500, null=True, blank=True)
+    readonly = models.BooleanField(default=False)
+    # False for keys the station listed as unknownKey.
+    known = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["station_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["station", "key"], name="uniq_configuration_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class Direction(models.TextChoices):
+    IN = "in", "station → CSMS"
+    OUT = "out", "CSMS → station"
+
+
+class MessageLog(models.Model):
+    """Every frame in and out, per station. Written in batches off the station path."""
+
+    # No database constraint: log rows are written in bulk by a background flush and must not
+    # fail because a station was deleted meanwhile; retention pruning removes orphans.
+    station = models.ForeignKey(
+        ChargeStation, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_type = models.PositiveSmallIntegerField(null=True, blank=True)
+    message_id = models.CharField(max_length=72, blank=True)
+    action = models.CharField(max_length=50, blank=True)
+    frame = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["station", "-created_at"])]
+
+
+class ProcessedCall(models.Model):
+    """The answer given to each station Call, so that a retried Call is not processed twice."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=36)
+    action = models.CharField(max_length=50)
+    payload_digest = models.CharField(max_length=64)
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["station", "message_id"], name="uniq_processed_call")]
+
+
+class DataTransferRecord(models.Model):
+    """Every DataTransfer, in both directions."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="data_transfers")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    vendor_id = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=50, blank=True)
+    data = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, blank=True)
+    response_data = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class SecurityEvent(models.Model):
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="security_events")
+    type = models.CharField(max_length=50)
+    timestamp = models.DateTimeField()
+    tech_info = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+
+
+class Node(models.Model):
+    """A running CSMS process; stations held by a node that stopped reporting are offline."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    COMPLETED = "completed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+class Call(models.Model):
+    """A CSMS-initiated Call: who asked, what was sent and what the station answered."""
+
+    FINISHED = (CallStatus.COMPLETED, CallStatus.ERROR, CallStatus.TIMEOUT)
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="calls")
+    action = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=CallStatus.choices, default=CallStatus.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=20, default="system", help_text="admin, api or system")
+    response = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_description = models.TextField(blank=True)
+    error_details = models.JSONField(null=True, blank=True)
+    # Free-form link to what the call serves (a reservation, a sync, a profile assignment...).
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["station", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk} to {self.station_id} ({self.status})"
+
+    @property
+    def message_id(self) -> str:
+        return str(self.pk)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

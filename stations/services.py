@@ -1,0 +1,288 @@
+"""Writes about stations: admission, connection state, boot, heartbeat, status, Call processing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from csms.ocpp import router
+from csms.ocpp.errors import ErrorCode, OCPPError
+from csms.ocpp.schemas import parse_datetime
+
+from .models import (
+    ChargeStation,
+    Connector,
+    DataTransferRecord,
+    Direction,
+    MessageLog,
+    Node,
+    ProcessedCall,
+    RegistrationStatus,
+    SecurityEvent,
+    StatusNotificationRecord,
+)
+from .signals import connector_status_changed
+
+logger = logging.getLogger(__name__)
+
+
+# --- Admission and connection state ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    station_id: str | None = None
+    registration_status: str = ""
+    refuse_status: int | None = None  # HTTP status of the handshake refusal
+    reason: str = ""
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("latin-1")
+    except (binascii.Error, ValueError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def station_admit(*, charge_box_id: str, authorization: str | None = None, client_cert_cn: str | None = None) -> Admission:
+    """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles)."""
+    station = ChargeStation.objects.filter(pk=charge_box_id).first()
+    if station is None:
+        if not settings.CSMS_AUTO_REGISTER:
+            return Admission(refuse_status=404, reason="unknown chargeBoxId")
+        station, _ = ChargeStation.objects.get_or_create(
+            pk=charge_box_id, defaults={"registration_status": RegistrationStatus.PENDING}
+        )
+        logger.info("auto-registered station %s (Pending)", charge_box_id)
+    if station.security_profile in (1, 2):
+        credentials = _basic_credentials(authorization)
+        if credentials is None or credentials[0] != charge_box_id or not station.check_password(credentials[1]):
+            return Admission(refuse_status=401, reason="bad or missing Basic credentials")
+    elif station.security_profile == 3:
+        if not client_cert_cn or client_cert_cn != charge_box_id:
+            return Admission(refuse_status=401, reason="no client certificate for this chargeBoxId")
+    return Admission(station_id=station.pk, registration_status=station.registration_status)
+
+
+def station_connect(*, station_id: str, channel_name: str, node: str, subprotocol: str, remote_address: str) -> str | None:
+    """Record the new socket; return the channel of the connection it replaces, if any."""
+    now = timezone.now()
+    with transaction.atomic():
+        station = ChargeStation.objects.select_for_update().get(pk=station_id)
+        previous = station.channel_name if station.online and station.channel_name != channel_name else None
+        ChargeStation.objects.filter(pk=station_id).update(
+            online=True,
+            node=node,
+            channel_name=channel_name,
+            connected_at=now,
+            last_seen=now,
+            subprotocol=subprotocol,
+            remote_address=remote_address[:100],
+        )
+    return previous or None
+
+
+def station_disconnect(*, station_id: str, channel_name: str) -> None:
+    """Mark the station offline unless a newer connection has already taken it over."""
+    ChargeStation.objects.filter(pk=station_id, channel_name=channel_name).update(
+        online=False, channel_name="", disconnected_at=timezone.now()
+    )
+
+
+def node_report(*, name: str) -> None:
+    Node.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
+
+
+def node_start(*, name: str) -> int:
+    """A node (re)starting holds no sockets yet: whatever the database says it held is offline."""
+    now = timezone.now()
+    Node.objects.update_or_create(name=name, defaults={"started_at": now, "last_seen": now})
+    return ChargeStation.objects.filter(node=name, online=True).update(online=False, channel_name="", disconnected_at=now)
+
+
+def stations_of_dead_nodes_mark_offline() -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.CSMS_NODE_TIMEOUT)
+    alive = Node.objects.filter(last_seen__gte=cutoff).values_list("name", flat=True)
+    return (
+        ChargeStation.objects.filter(online=True)
+        .exclude(node__in=list(alive))
+        .update(online=False, channel_name="", disconnected_at=timezone.now())
+    )
+
+
+def station_registration_set(*, station: ChargeStation, status: str) -> ChargeStation:
+    station.registration_status = status
+    station.save(update_fields=["registration_status", "updated_at"])
+    station_notify_changed(station_id=station.pk)
+    return station
+
+
+def station_notify_changed(*, station_id: str) -> None:
+    """Tell the consumer holding the station to reload what it caches (after commit)."""
+    from .channels import station_send
+
+    transaction.on_commit(lambda: station_send(station_id, {"type": "station.refresh"}))
+
+
+def station_delete(*, station: ChargeStation) -> None:
+    station_id = station.pk
+    with transaction.atomic():
+        MessageLog.objects.filter(station_id=station_id).delete()
+        station.delete()
+
+
+# --- Processing a station's Call --------------------------------------------------------------------
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class Outcome:
+    response: dict
+    duplicate: bool
+    effects: dict
+
+
+def inbound_call_process(*, station_id: str, message_id: str, action: str, payload: dict) -> Outcome:
+    """Run the action's handler in one transaction and remember the answer.
+
+    A Call repeating a messageId, action and payload answered in the last 24 hours gets the stored
+    answer and is not processed again (OCPP-J errata 3.1: a retried message may keep its id).
+    """
+    handler = router.call_handler(action)
+    if handler is None:
+        raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
+    digest = _digest(payload)
+    previous = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id).first()
+    if previous is not None:
+        window = timedelta(hours=settings.CSMS_DUPLICATE_CALL_WINDOW_HOURS)
+        if previous.action == action and previous.payload_digest == digest and previous.created_at >= timezone.now() - window:
+            return Outcome(previous.response, True, {})
+    ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
+    try:
+        with transaction.atomic():
+            if previous is not None:  # an id reused for another message, or an answer too old
+                previous.delete()
+            response = handler(ctx, payload)
+            ProcessedCall.objects.create(
+                station_id=station_id, message_id=message_id, action=action, payload_digest=digest, response=response
+            )
+    except IntegrityError:
+        # The same Call, processed concurrently through another connection: answer as it was.
+        stored = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id, payload_digest=digest).first()
+        if stored is None:
+            raise
+        return Outcome(stored.response, True, {})
+    return Outcome(response, False, ctx.effects)
+
+
+# --- What station-initiated Calls mean ---------------------------------------------------------------
+
+BOOT_FIELDS = {
+    "chargePointVendor": "vendor",
+    "chargePointModel": "model",
+    "chargePointSerialNumber": "serial_number",
+    "chargeBoxSerialNumber": "charge_box_serial_number",
+    "firmwareVersion": "firmware_version",
+    "iccid": "iccid",
+    "imsi": "imsi",
+    "meterType": "meter_type",
+    "meterSerialNumber": "meter_serial_number",
+}
+
+
+def station_boot(*, station_id: str, payload: dict) -> str:
+    """Store every boot field; answer the station's registration status."""
+    station = ChargeStation.objects.get(pk=station_id)
+    for wire_name, field in BOOT_FIELDS.items():
+        setattr(station, field, payload.get(wire_name, ""))
+    now = timezone.now()
+    station.last_boot_at = now
+    station.last_seen = now
+    # A boot is the reset that a RebootRequired configuration change was waiting for.
+    station.reset_required = False
+    station.save()
+    return station.registration_status
+
+
+def station_heartbeat(*, station_id: str) -> None:
+    now = timezone.now()
+    ChargeStation.objects.filter(pk=station_id).update(last_heartbeat=now, last_seen=now)
+
+
+def connector_status_update(*, station_id: str, payload: dict) -> Connector:
+    connector_id = payload["connectorId"]
+    if connector_id < 0:
+        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "connectorId must not be negative", {"field": "connectorId"})
+    timestamp = parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
+    now = timezone.now()
+    fields = {
+        "status": payload["status"],
+        "error_code": payload["errorCode"],
+        "info": payload.get("info", ""),
+        "vendor_id": payload.get("vendorId", ""),
+        "vendor_error_code": payload.get("vendorErrorCode", ""),
+    }
+    StatusNotificationRecord.objects.create(
+        station_id=station_id, connector_id=connector_id, timestamp=timestamp, received_at=now, **fields
+    )
+    connector, created = Connector.objects.get_or_create(
+        station_id=station_id,
+        connector_id=connector_id,
+        defaults={**fields, "status_timestamp": timestamp, "updated_at": now},
+    )
+    # A status queued while offline may arrive after a newer one: the newest station time wins.
+    if not created and (timestamp is None or connector.status_timestamp is None or timestamp >= connector.status_timestamp):
+        previous_status = connector.status
+        for name, value in fields.items():
+            setattr(connector, name, value)
+        connector.status_timestamp = timestamp
+        connector.updated_at = now
+        connector.save()
+    else:
+        previous_status = None if created else connector.status
+    connector_status_changed.send(
+        sender=Connector, connector=connector, previous_status=previous_status, reported_status=payload["status"]
+    )
+    return connector
+
+
+def data_transfer_record(
+    *, station_id: str, direction: str, vendor_id: str, message_id: str = "", data=None, status: str = "", response_data=None
+) -> DataTransferRecord:
+    return DataTransferRecord.objects.create(
+        station_id=station_id,
+        direction=direction,
+        vendor_id=vendor_id,
+        message_id=message_id or "",
+        data=data,
+        status=status,
+        response_data=response_data,
+    )
+
+
+def security_event_record(*, station_id: str, payload: dict) -> SecurityEvent:
+    return SecurityEvent.objects.create(
+        station_id=station_id,
+        type=payload["type"],
+        timestamp=parse_datetime(payload["timestamp"]),
+        tech_info=payload.get("techInfo", ""),
+    )
+
+
+__all__ = ["Direction"]

@@ -1,0 +1,226 @@
+"""Authorization, transactions and meter values."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from csms.ocpp.schemas import parse_datetime
+
+from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
+from .signals import transaction_started, transaction_stopped
+
+logger = logging.getLogger(__name__)
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+# --- Authorization -------------------------------------------------------------------------------
+
+
+def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transaction: int | None = None) -> dict:
+    """The idTagInfo OCPP answers for a tag: status, parentIdTag and an expiryDate."""
+    tag = IdTag.objects.filter(id_tag=id_tag).first()
+    if tag is None:
+        return {"status": AuthorizationStatus.INVALID.value}
+    now = timezone.now()
+    if tag.blocked or tag.max_active_transactions == 0:
+        status = AuthorizationStatus.BLOCKED
+    elif tag.expiry_date is not None and tag.expiry_date <= now:
+        status = AuthorizationStatus.EXPIRED
+    elif check_concurrency and tag.max_active_transactions > 0:
+        active = Transaction.objects.filter(
+            id_tag=tag.id_tag, stopped_at__isnull=True, id_tag_status=AuthorizationStatus.ACCEPTED
+        )
+        if exclude_transaction is not None:
+            active = active.exclude(pk=exclude_transaction)
+        status = AuthorizationStatus.CONCURRENT_TX if active.count() >= tag.max_active_transactions else AuthorizationStatus.ACCEPTED
+    else:
+        status = AuthorizationStatus.ACCEPTED
+    info = {"status": status.value}
+    if tag.parent_id_tag:
+        info["parentIdTag"] = tag.parent_id_tag
+    expiry = _cache_expiry(tag, now)
+    if expiry is not None:
+        info["expiryDate"] = expiry.isoformat().replace("+00:00", "Z")
+    return info
+
+
+def _cache_expiry(tag: IdTag, now):
+    """When a station's cached authorization of this tag must lapse: the tag's own expiry, or
+    CSMS_AUTH_CACHE_HOURS from now when that comes first (0 hours: only the tag's own)."""
+    candidates = []
+    if tag.expiry_date is not None:
+        candidates.append(tag.expiry_date)
+    if settings.CSMS_AUTH_CACHE_HOURS > 0:
+        candidates.append(now + timedelta(hours=settings.CSMS_AUTH_CACHE_HOURS))
+    return min(candidates) if candidates else None
+
+
+def same_group(tag_a: str, tag_b: str) -> bool:
+    """True when both tags are one and the same, or share a parent (group) idTag."""
+    if tag_a == tag_b:
+        return True
+    parents = dict(IdTag.objects.filter(id_tag__in=[tag_a, tag_b]).values_list("id_tag", "parent_id_tag"))
+    group_a = parents.get(tag_a) or tag_a
+    group_b = parents.get(tag_b) or tag_b
+    return group_a == group_b or parents.get(tag_a) == tag_b or parents.get(tag_b) == tag_a
+
+
+# --- Transactions --------------------------------------------------------------------------------
+
+
+def transaction_start(*, station_id: str, payload: dict) -> tuple[Transaction, dict]:
+    """Always answer with a transactionId; the tag's status decides whether it counts as Accepted."""
+    started_at = parse_datetime(payload["timestamp"])
+    connector_id = payload["connectorId"]
+    # The same start delivered again under a new messageId (station queue replay) gets its id back.
+    existing = Transaction.objects.filter(
+        station_id=station_id,
+        connector_id=connector_id,
+        id_tag=payload["idTag"],
+        started_at=started_at,
+        meter_start=payload["meterStart"],
+    ).first()
+    if existing is not None:
+        return existing, id_tag_info(id_tag=existing.id_tag, exclude_transaction=existing.pk)
+    info = id_tag_info(id_tag=payload["idTag"])
+    tx = Transaction.objects.create(
+        station_id=station_id,
+        connector_id=connector_id,
+        id_tag=payload["idTag"],
+        id_tag_status=info["status"],
+        meter_start=payload["meterStart"],
+        started_at=started_at,
+        reservation_id=payload.get("reservationId"),
+    )
+    transaction_started.send(sender=Transaction, transaction=tx, id_tag_info=info)
+    return tx, info
+
+
+def transaction_stop(*, station_id: str, payload: dict) -> dict:
+    """Close the transaction (or keep an unmatched stop); answer idTagInfo when a tag was given."""
+    transaction_id = payload["transactionId"]
+    stopped_at = parse_datetime(payload["timestamp"])
+    reason = payload.get("reason") or "Local"
+    stop_tag = payload.get("idTag", "")
+    tx = Transaction.objects.select_for_update().filter(pk=transaction_id, station_id=station_id).first()
+    if tx is None:
+        UnmatchedStopTransaction.objects.create(
+            station_id=station_id,
+            transaction_id=transaction_id,
+            id_tag=stop_tag,
+            meter_stop=payload["meterStop"],
+            timestamp=stopped_at,
+            reason=reason,
+            transaction_data=payload.get("transactionData"),
+        )
+        logger.warning("StopTransaction for unknown transaction %s on %s kept", transaction_id, station_id)
+    else:
+        if payload.get("transactionData"):
+            meter_values_store(
+                station_id=station_id,
+                connector_id=tx.connector_id,
+                transaction_id=tx.pk,
+                meter_values=payload["transactionData"],
+                source="StopTransaction",
+                transaction=tx,
+            )
+        if tx.stopped_at is None:
+            tx.meter_stop = payload["meterStop"]
+            tx.stopped_at = stopped_at
+            tx.stop_reason = reason
+            tx.stop_id_tag = stop_tag
+            tx.stop_tag_mismatch = bool(stop_tag) and not same_group(stop_tag, tx.id_tag)
+            tariff = tariff_for_station(station_id)
+            if tariff is not None:
+                tx.cost = tariff.cost_of(tx.energy_wh)
+                tx.currency = tariff.currency
+            tx.save()
+            transaction_stopped.send(sender=Transaction, transaction=tx)
+    if stop_tag:
+        return id_tag_info(id_tag=stop_tag, check_concurrency=False)
+    return {}
+
+
+def tariff_for_station(station_id: str) -> Tariff | None:
+    return Tariff.objects.filter(stations__pk=station_id).first() or Tariff.objects.filter(is_default=True).first()
+
+
+# --- Meter values ------------------------------------------------------------------------------
+
+
+def _to_decimal(value: str) -> Decimal | None:
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() and abs(number) < Decimal("1e13") else None
+
+
+def _register_wh(sample: dict) -> Decimal | None:
+    """The energy register in Wh when this sample is the unphased import register."""
+    if sample.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER or sample.get("phase"):
+        return None
+    if sample.get("format") == "SignedData":
+        return None
+    number = _to_decimal(sample["value"])
+    if number is None:
+        return None
+    return number * 1000 if sample.get("unit") == "kWh" else number
+
+
+def meter_values_store(
+    *,
+    station_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    meter_values: list[dict],
+    source: str = "MeterValues",
+    transaction: Transaction | None = None,
+) -> int:
+    """Store every sampled value; keep the transaction's latest energy register current."""
+    if transaction is None and transaction_id is not None:
+        transaction = Transaction.objects.filter(pk=transaction_id, station_id=station_id).first()
+    now = timezone.now()
+    rows = []
+    latest = None  # (timestamp, Wh)
+    for meter_value in meter_values:
+        timestamp = parse_datetime(meter_value["timestamp"])
+        for sample in meter_value["sampledValue"]:
+            rows.append(
+                MeterValue(
+                    station_id=station_id,
+                    connector_id=connector_id,
+                    transaction=transaction,
+                    reported_transaction_id=transaction_id,
+                    timestamp=timestamp,
+                    value=sample["value"],
+                    numeric_value=_to_decimal(sample["value"]) if sample.get("format") != "SignedData" else None,
+                    measurand=sample.get("measurand", ENERGY_REGISTER),
+                    phase=sample.get("phase", ""),
+                    unit=sample.get("unit", "Wh"),
+                    context=sample.get("context", "Sample.Periodic"),
+                    location=sample.get("location", "Outlet"),
+                    format=sample.get("format", "Raw"),
+                    source=source,
+                    received_at=now,
+                )
+            )
+            wh = _register_wh(sample)
+            if wh is not None and (latest is None or timestamp >= latest[0]):
+                latest = (timestamp, wh)
+    MeterValue.objects.bulk_create(rows)
+    if transaction is not None and latest is not None:
+        # Only move forward in station time: replayed old samples must not roll the meter back.
+        Transaction.objects.filter(pk=transaction.pk).filter(
+            Q(meter_last_at__isnull=True) | Q(meter_last_at__lte=latest[0])
+        ).update(meter_last=latest[1], meter_last_at=latest[0])
+        transaction.meter_last, transaction.meter_last_at = latest[1], latest[0]
+    return len(rows)
+
