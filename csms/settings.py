@@ -114,7 +114,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not :memory:, so that a node started by the tests sees the test database.
-    _db["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    _db["TEST"] = {"NAME": os.environ.get("CSMS_SQLITE_TEST_NAME") or str(BASE_DIR / "test-db.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI Django advises psycopg's pool with CONN_MAX_AGE=0 (DESIGN.md).
     _db.setdefault("OPTIONS", {})["pool"] = {

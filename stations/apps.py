@@ -5,4 +5,4 @@ class StationsConfig(AppConfig):
     name = "stations"
 
     def ready(self):
-        from . import handlers  # noqa: F401  registers this app's OCPP handlers
+        from . import handlers, results  # noqa: F401  registers this app's OCPP handlers
