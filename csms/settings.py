@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "partners",
     "stations",
     "transactions",
+    "reservations",
+    "locallists",
     "smartcharging",
     "firmware",
 ]
@@ -171,6 +173,8 @@ CELERY_BEAT_SCHEDULE = {
     "prune-processed-calls": {"task": "stations.tasks.prune_processed_calls", "schedule": 3600.0},
     "mark-orphaned-stations-offline": {"task": "stations.tasks.mark_orphaned_stations_offline", "schedule": 60.0},
     "expire-stale-calls": {"task": "stations.tasks.expire_stale_calls", "schedule": 30.0},
+    "expire-reservations": {"task": "reservations.tasks.expire_reservations", "schedule": 30.0},
+    "sync-outdated-local-lists": {"task": "locallists.tasks.sync_outdated_local_lists", "schedule": 300.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------

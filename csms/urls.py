@@ -23,6 +23,8 @@ station_urls = [
 api_v1 = [
     re_path(r"^stations/(?P<station_id>[^/]+)/", include(station_urls)),
     path("", include("transactions.api_urls")),
+    path("", include("reservations.api_urls")),
+    path("", include("locallists.api_urls")),
     path("", include("smartcharging.api_urls")),
     path("", include("firmware.api_urls")),
     path("", include(router.urls)),

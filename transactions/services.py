@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from csms.ocpp.schemas import parse_datetime
@@ -98,9 +98,36 @@ def transaction_start(*, station_id: str, payload: dict) -> tuple[Transaction, d
         meter_start=payload["meterStart"],
         started_at=started_at,
         reservation_id=payload.get("reservationId"),
+        remote_start_call=remote_start_awaiting(station_id=station_id, connector_id=connector_id, id_tag=payload["idTag"]),
     )
     transaction_started.send(sender=Transaction, transaction=tx, id_tag_info=info)
     return tx, info
+
+
+REMOTE_START_WINDOW = timedelta(minutes=10)
+
+
+def remote_start_awaiting(*, station_id: str, connector_id: int, id_tag: str):
+    """The accepted RemoteStartTransaction this start answers, if any: same station and tag, the
+    same connector (or none named), recent, and not already linked to another transaction."""
+    from stations.models import Call, CallStatus
+
+    candidates = (
+        Call.objects.filter(
+            station_id=station_id,
+            action="RemoteStartTransaction",
+            status=CallStatus.COMPLETED,
+            response__status="Accepted",
+            payload__idTag=id_tag,
+            created_at__gte=timezone.now() - REMOTE_START_WINDOW,
+        )
+        .exclude(Exists(Transaction.objects.filter(remote_start_call=OuterRef("pk"))))
+        .order_by("-created_at")
+    )
+    for call in candidates:
+        if call.payload.get("connectorId") in (None, connector_id):
+            return call
+    return None
 
 
 def transaction_stop(*, station_id: str, payload: dict) -> dict:

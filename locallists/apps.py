@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class LocalListsConfig(AppConfig):
+    name = "locallists"
+
+    def ready(self):
+        from . import handlers  # noqa: F401  registers this app's OCPP result handlers and signal receivers
