@@ -31,7 +31,7 @@ from twisted.internet import reactor  # noqa: E402
 
 logger = logging.getLogger("csms.node")
 
-NODE_REPORT_INTERVAL = 20
+NODE_REPORT_INTERVAL = int(os.environ.get("CSMS_NODE_REPORT_INTERVAL", "20"))
 
 
 class DenialWebSocketProtocol(WebSocketProtocol):
@@ -82,11 +82,12 @@ class NodeServer(daphne.server.Server):
 
 async def _report_alive():
     from csms.db import run_db
+    from stations.consumers import held_stations
     from stations.services import node_report
 
     while True:
         try:
-            await run_db(node_report, name=settings.CSMS_NODE_NAME)
+            await run_db(node_report, name=settings.CSMS_NODE_NAME, held=dict(held_stations))
         except Exception:
             logger.exception("could not report node %s alive", settings.CSMS_NODE_NAME)
         await asyncio.sleep(NODE_REPORT_INTERVAL)

@@ -196,11 +196,20 @@ class SimulatedStation(ChargePoint):
         self.answers: dict[str, Answer] = dict(DEFAULT_ANSWERS)
         self.received: list[tuple[str, dict]] = []
         self._received_changed = asyncio.Event()
+        # True: each CSMS Call is answered from its own task, so a slow answer does not hold up the
+        # receive loop (to see what the CSMS sends meanwhile).
+        self.answer_in_background = False
+        self._background: set[asyncio.Task] = set()
 
     async def route_message(self, raw_msg):
         frame = json.loads(raw_msg)
         if isinstance(frame, list) and frame and frame[0] == 2:
-            await self._answer(frame[1], frame[2], frame[3])
+            if self.answer_in_background:
+                task = asyncio.create_task(self._answer(frame[1], frame[2], frame[3]))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            else:
+                await self._answer(frame[1], frame[2], frame[3])
             return
         await super().route_message(raw_msg)
 

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 
+# The sockets this process holds, {station_id: channel_name}, reported with the node's heartbeat.
+held_stations: dict[str, str] = {}
+
 
 def choose_subprotocol(offered: list[str]) -> str | None:
     for candidate in offered:
@@ -85,6 +88,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
             remote_address=f"{client[0]}:{client[1]}",
         )
         self.registered = True
+        held_stations[self.station_id] = self.channel_name
         await self.accept(subprotocol)
         if previous:
             await self.channel_layer.send(previous, {"type": "station.replaced"})
@@ -94,6 +98,8 @@ class OCPPConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message):
         if self.registered:
             self.registered = False
+            if held_stations.get(self.station_id) == self.channel_name:
+                del held_stations[self.station_id]
             self.outbound_task.cancel()
             unfinished = [] if self.current_call is None else [self.current_call]
             while not self.outbound.empty():

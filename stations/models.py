@@ -106,6 +106,12 @@ class Connector(models.Model):
     vendor_error_code = models.CharField(max_length=50, blank=True)
     status_timestamp = models.DateTimeField(null=True, blank=True, help_text="The station's own time of the status.")
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the CSMS last asked through ChangeAvailability, and how far the station went with it:
+    # Accepted (in effect), Scheduled (after the running transaction; becomes Accepted when the
+    # connector reports the matching state), Rejected.
+    availability = models.CharField(max_length=12, blank=True, choices=[("Operative", "Operative"), ("Inoperative", "Inoperative")])
+    availability_status = models.CharField(max_length=10, blank=True)
+    availability_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["station_id", "connector_id"]

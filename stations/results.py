@@ -4,8 +4,9 @@ from django.utils import timezone
 
 from csms.ocpp.router import on_result
 
-from .models import ChargeStation, ConfigurationKey
+from .models import ChargeStation, ConfigurationKey, Connector, Direction
 from .selectors import requested_keys
+from .services import data_transfer_record
 
 
 @on_result("GetConfiguration")
@@ -40,3 +41,32 @@ def change_configuration_result(call, response: dict) -> None:
     )
     if response["status"] == "RebootRequired":
         ChargeStation.objects.filter(pk=call.station_id).update(reset_required=True)
+
+
+@on_result("ChangeAvailability")
+def change_availability_result(call, response: dict) -> None:
+    """Remember the requested availability per connector; connector 0 speaks for the station."""
+    connector_id = call.payload["connectorId"]
+    status = response["status"]
+    now = timezone.now()
+    targets = Connector.objects.filter(station_id=call.station_id)
+    if connector_id != 0:
+        targets = targets.filter(connector_id=connector_id)
+    Connector.objects.get_or_create(station_id=call.station_id, connector_id=connector_id)
+    if status == "Rejected":
+        targets.update(availability_status=status, availability_requested_at=now)
+        return
+    targets.update(availability=call.payload["type"], availability_status=status, availability_requested_at=now)
+
+
+@on_result("DataTransfer")
+def data_transfer_result(call, response: dict) -> None:
+    data_transfer_record(
+        station_id=call.station_id,
+        direction=Direction.OUT,
+        vendor_id=call.payload["vendorId"],
+        message_id=call.payload.get("messageId", ""),
+        data=call.payload.get("data"),
+        status=response["status"],
+        response_data=response.get("data"),
+    )

@@ -21,6 +21,7 @@ from csms.ocpp.schemas import parse_datetime
 from .models import (
     ChargeStation,
     Connector,
+    ConnectorStatus,
     DataTransferRecord,
     Direction,
     MessageLog,
@@ -102,8 +103,19 @@ def station_disconnect(*, station_id: str, channel_name: str) -> None:
     )
 
 
-def node_report(*, name: str) -> None:
+def node_report(*, name: str, held: dict[str, str]) -> int:
+    """The node is alive and holds these sockets ({station_id: channel_name}).
+
+    Stations it holds that were marked offline meanwhile (the node looked dead for a while) are
+    online again, unless another connection has taken them over since.
+    """
     Node.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
+    reasserted = 0
+    for station_id in ChargeStation.objects.filter(pk__in=list(held), online=False).values_list("pk", flat=True):
+        reasserted += ChargeStation.objects.filter(pk=station_id, online=False).update(
+            online=True, node=name, channel_name=held[station_id]
+        )
+    return reasserted
 
 
 def node_start(*, name: str) -> int:
@@ -246,20 +258,26 @@ def connector_status_update(*, station_id: str, payload: dict) -> Connector:
         connector_id=connector_id,
         defaults={**fields, "status_timestamp": timestamp, "updated_at": now},
     )
+    previous_status = None if created else connector.status
     # A status queued while offline may arrive after a newer one: the newest station time wins.
     if not created and (timestamp is None or connector.status_timestamp is None or timestamp >= connector.status_timestamp):
-        previous_status = connector.status
         for name, value in fields.items():
             setattr(connector, name, value)
         connector.status_timestamp = timestamp
         connector.updated_at = now
+        if connector.availability_status == "Scheduled" and _availability_reached(connector):
+            connector.availability_status = "Accepted"
         connector.save()
-    else:
-        previous_status = None if created else connector.status
     connector_status_changed.send(
         sender=Connector, connector=connector, previous_status=previous_status, reported_status=payload["status"]
     )
     return connector
+
+
+def _availability_reached(connector: Connector) -> bool:
+    """Whether the connector's reported state shows the availability the CSMS scheduled."""
+    unavailable = connector.status == ConnectorStatus.UNAVAILABLE
+    return unavailable if connector.availability == "Inoperative" else not unavailable
 
 
 def data_transfer_record(
