@@ -10,8 +10,9 @@ import asyncio
 import logging
 import time
 
-from celery import current_app
 from django.conf import settings
+
+from csms.celery import app
 
 from csms.db import run_db
 
@@ -22,6 +23,8 @@ TICK = 1.0
 
 async def run_schedule() -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE
+    # Celery discovers the apps' tasks modules lazily, when a worker starts; we are the worker here.
+    await run_db(app.loader.import_default_modules)
     next_run = {name: time.monotonic() + min(float(entry["schedule"]), 10.0) for name, entry in schedule.items()}
     while True:
         await asyncio.sleep(TICK)
@@ -31,7 +34,7 @@ async def run_schedule() -> None:
                 continue
             next_run[name] = now + float(entry["schedule"])
             try:
-                task = current_app.tasks[entry["task"]]
+                task = app.tasks[entry["task"]]
                 await run_db(task.apply)
             except Exception:
                 logger.exception("periodic job %s failed", name)
