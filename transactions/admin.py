@@ -1,6 +1,307 @@
-from django.contrib import admin
+"""Transactions, meter values, id tags and tariffs in the operator's console.
 
-from .models import IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
+Transactions and meter values are what stations reported: shown, never edited. Id tags are the
+operator's to manage; their writes go through transactions.id_tags so that local lists follow.
+"""
 
-for model in (IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction):
-    admin.site.register(model)
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
+
+from stations.admin import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    RED,
+    InputFilter,
+    ReadOnlyAdmin,
+    StationFilter,
+    admin_link,
+    badge,
+    changelist_url,
+    pretty_json,
+    station_link,
+)
+from stations.admin_actions import CallActionsMixin, CallActionSpec, Refusal, Target, make_call_action
+from stations.forms import ConfirmForm
+
+from .id_tags import id_tag_create, id_tag_delete, id_tag_update
+from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
+
+# --- Remote stop --------------------------------------------------------------------------------------
+
+
+def transaction_label(tx: Transaction) -> str:
+    return f"transaction #{tx.pk} on {tx.station_id}"
+
+
+def remote_stop_plan(queryset, payload: dict):
+    for tx in queryset:
+        if not tx.active:
+            yield Refusal(transaction_label(tx), "it has already ended")
+        else:
+            yield Target(tx.station_id, transaction_label(tx), {"transactionId": tx.pk}, {"transaction_id": tx.pk})
+
+
+def describe_transaction(tx: Transaction) -> tuple[str, bool]:
+    return f"{transaction_label(tx)}, connector {tx.connector_id}, idTag {tx.id_tag}", tx.station.online
+
+
+REMOTE_STOP = CallActionSpec(
+    name="remote_stop_transaction",
+    ocpp_action="RemoteStopTransaction",
+    description="Stop remotely (RemoteStopTransaction)…",
+    form_class=ConfirmForm,
+    plan=remote_stop_plan,
+    describe=describe_transaction,
+)
+
+
+# --- Transactions ----------------------------------------------------------------------------------------
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("1", "running"), ("0", "ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(stopped_at__isnull=True)
+        if self.value() == "0":
+            return queryset.filter(stopped_at__isnull=False)
+        return queryset
+
+
+class IdTagFilter(InputFilter):
+    title = "idTag"
+    parameter_name = "id_tag"
+    placeholder = "idTag"
+    lookup = "id_tag"
+
+
+@admin.register(Transaction)
+class TransactionAdmin(CallActionsMixin, ReadOnlyAdmin):
+    call_action_specs = [REMOTE_STOP]
+    actions = [make_call_action(REMOTE_STOP)]
+    list_display = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "started_at", "stopped_at",
+                    "energy", "cost_display", "stop_reason", "state", "remote_start"]
+    list_display_links = ["id"]
+    list_filter = [ActiveFilter, StationFilter, IdTagFilter, "id_tag_status", "stop_reason", "stop_tag_mismatch"]
+    search_fields = ["=id", "=station__id", "=id_tag"]
+    search_help_text = "Exact transactionId, chargeBoxId or idTag"
+    date_hierarchy = "started_at"
+    fields = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "reservation_id", "state",
+              "meter_start", "started_at", "meter_last", "meter_last_at", "meter_stop", "stopped_at", "energy",
+              "stop_reason", "stop_id_tag", "stop_tag_mismatch", "cost_display", "remote_start", "created_at",
+              "updated_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("station")
+
+    def get_search_results(self, request, queryset, search_term):
+        # "=id" with a word would be an invalid integer lookup: search the text fields only then.
+        if search_term and not search_term.strip().isdigit():
+            return queryset.filter(Q(station_id=search_term.strip()) | Q(id_tag=search_term.strip())), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def call_action_applies(self, spec, tx) -> bool:
+        return tx.active
+
+    @admin.display(description="station", ordering="station_id")
+    def station_id_link(self, tx):
+        return station_link(tx.station_id)
+
+    @admin.display(description="tag status", ordering="id_tag_status")
+    def tag_status(self, tx):
+        return badge(tx.id_tag_status, GREEN if tx.id_tag_status == AuthorizationStatus.ACCEPTED else RED)
+
+    @admin.display(description="state", ordering="stopped_at")
+    def state(self, tx):
+        if tx.active:
+            return badge("running", BLUE)
+        if tx.stop_tag_mismatch:
+            return badge("stopped by another tag", ORANGE)
+        return badge("ended", GREY)
+
+    @admin.display(description="energy (Wh)")
+    def energy(self, tx):
+        return tx.energy_wh
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_display(self, tx):
+        return f"{tx.cost} {tx.currency}" if tx.cost is not None else "—"
+
+    @admin.display(description="remote start")
+    def remote_start(self, tx):
+        if tx.remote_start_call_id is None:
+            return "—"
+        return admin_link("call", tx.remote_start_call_id, f"call #{tx.remote_start_call_id}")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tx = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if tx is not None:
+            extra["call_action_links"] = self.call_action_links(request, tx)
+            extra["meter_values"] = list(tx.meter_values.order_by("-timestamp", "-id")[:50])
+            extra["meter_value_count"] = tx.meter_values.count()
+            extra["meter_values_url"] = changelist_url("metervalue", app_label="transactions", transaction=tx.pk)
+            extra["remote_stops"] = list(tx.station.calls.filter(action="RemoteStopTransaction",
+                                                                 payload__transactionId=tx.pk).order_by("-id")[:5])
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+class TransactionIdFilter(InputFilter):
+    title = "transactionId"
+    parameter_name = "transaction"
+    placeholder = "transactionId"
+    lookup = "transaction_id"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(transaction_id=int(value)) if value.isdigit() else queryset
+
+
+@admin.register(MeterValue)
+class MeterValueAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand", "phase",
+                    "value", "unit", "context", "location", "format", "source"]
+    list_display_links = ["timestamp"]
+    list_filter = [StationFilter, TransactionIdFilter, "measurand", "context", "phase", "location", "unit", "source"]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+
+    @admin.display(description="station", ordering="station_id")
+    def station_id_link(self, sample):
+        return station_link(sample.station_id)
+
+    @admin.display(description="transaction", ordering="transaction_id")
+    def transaction_link(self, sample):
+        if sample.transaction_id is None:
+            return f"({sample.reported_transaction_id})" if sample.reported_transaction_id is not None else "—"
+        return admin_link("transaction", sample.transaction_id, f"#{sample.transaction_id}", app_label="transactions")
+
+
+@admin.register(UnmatchedStopTransaction)
+class UnmatchedStopTransactionAdmin(ReadOnlyAdmin):
+    """StopTransactions for a transactionId the CSMS does not know: answered, and kept here."""
+
+    list_display = ["received_at", "station_id_link", "transaction_id", "id_tag", "meter_stop", "timestamp", "reason"]
+    list_display_links = ["received_at"]
+    list_filter = [StationFilter, "reason"]
+    search_fields = ["=transaction_id", "=id_tag"]
+    date_hierarchy = "received_at"
+    fields = ["received_at", "station_id_link", "transaction_id", "id_tag", "meter_stop", "timestamp", "reason",
+              "transaction_data_pretty"]
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        if search_term and not search_term.strip().isdigit():
+            return queryset.filter(id_tag=search_term.strip()), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="station", ordering="station_id")
+    def station_id_link(self, record):
+        return station_link(record.station_id)
+
+    @admin.display(description="transaction data")
+    def transaction_data_pretty(self, record):
+        return pretty_json(record.transaction_data)
+
+
+# --- Id tags -------------------------------------------------------------------------------------------------
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    title = "expiry"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("1", "expired"), ("0", "valid")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "1":
+            return queryset.filter(expiry_date__lt=now)
+        if self.value() == "0":
+            return queryset.filter(Q(expiry_date__isnull=True) | Q(expiry_date__gte=now))
+        return queryset
+
+
+ID_TAG_FIELDS = ["parent_id_tag", "partner", "expiry_date", "blocked", "max_active_transactions", "description"]
+
+
+@admin.register(IdTag)
+class IdTagAdmin(admin.ModelAdmin):
+    list_display = ["id_tag", "parent_id_tag", "partner", "state", "expiry_date", "max_active_transactions",
+                    "description", "transactions_link"]
+    list_filter = ["blocked", ExpiryFilter, "partner"]
+    search_fields = ["id_tag", "parent_id_tag", "description"]
+    list_select_related = ["partner"]
+    fields = ["id_tag", *ID_TAG_FIELDS, "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["block", "unblock"]
+
+    @admin.display(description="state")
+    def state(self, tag):
+        if tag.blocked or tag.max_active_transactions == 0:
+            return badge("blocked", RED)
+        if tag.expiry_date and tag.expiry_date < timezone.now():
+            return badge("expired", ORANGE)
+        return badge("valid", GREEN)
+
+    @admin.display(description="transactions")
+    def transactions_link(self, tag):
+        return format_html('<a href="{}">transactions</a>',
+                           changelist_url("transaction", app_label="transactions", id_tag=tag.id_tag))
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: getattr(obj, name) for name in ID_TAG_FIELDS}
+        if change:
+            id_tag_update(id_tag=obj, **fields)
+        else:
+            created = id_tag_create(id_tag=obj.id_tag, **fields)
+            obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+            obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        id_tag_delete(id_tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            id_tag_delete(id_tag=tag)
+
+    @admin.action(description="Block the selected id tags", permissions=["change"])
+    def block(self, request, queryset):
+        for tag in queryset:
+            id_tag_update(id_tag=tag, blocked=True)
+        self.message_user(request, f"Blocked {queryset.count()} id tag(s).", messages.SUCCESS)
+
+    @admin.action(description="Unblock the selected id tags", permissions=["change"])
+    def unblock(self, request, queryset):
+        for tag in queryset:
+            id_tag_update(id_tag=tag, blocked=False)
+        self.message_user(request, f"Unblocked {queryset.count()} id tag(s).", messages.SUCCESS)
+
+
+# --- Tariffs -------------------------------------------------------------------------------------------------
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "price_per_kwh", "session_fee", "is_default", "station_count"]
+    list_filter = ["is_default", "currency"]
+    search_fields = ["name"]
+    autocomplete_fields = ["stations"]
+
+    @admin.display(description="stations")
+    def station_count(self, tariff):
+        return tariff.stations.count()
