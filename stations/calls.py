@@ -25,6 +25,24 @@ from .models import Call, CallStatus, ChargeStation
 logger = logging.getLogger(__name__)
 
 
+SECRET_KEYS = frozenset({"AuthorizationKey"})
+REDACTED = "********"
+
+
+def carries_secret(action: str, payload: dict) -> bool:
+    return action == "ChangeConfiguration" and payload.get("key") in SECRET_KEYS
+
+
+def redacted(action: str, payload: dict) -> dict:
+    """The payload as it may be shown or logged: secrets (Basic-auth passwords) masked."""
+    return {**payload, "value": REDACTED} if carries_secret(action, payload) else payload
+
+
+def redact_secret(call: Call) -> None:
+    """Mask a secret in a finished call's payload (saved by the caller)."""
+    call.payload = redacted(call.action, call.payload)
+
+
 class CallRefused(Exception):
     """Nothing was sent: the request is wrong (`status` 400) or the station is away (409)."""
 

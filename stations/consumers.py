@@ -117,6 +117,11 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         logger.info("station %s: connection replaced by a newer one", self.station_id)
         await self.close(code=1000)
 
+    async def station_deleted(self, event):
+        """The operator deleted this station: it is unknown now, so hang up."""
+        logger.info("station %s deleted: closing its connection", self.station_id)
+        await self.close(code=1000)
+
     async def station_refresh(self, event):
         self.registration_status = await run_db(_registration_status, self.station_id)
 
@@ -227,7 +232,11 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         reply_future = asyncio.get_running_loop().create_future()
         self.awaiting = (message_id, reply_future)
         try:
-            await self._send_frame(framing.call_frame(message_id, action, payload), framing.CALL, message_id, action)
+            frame = framing.call_frame(message_id, action, payload)
+            logged = framing.call_frame(message_id, action, calls.redacted(action, payload)) if calls.carries_secret(action, payload) else frame
+            message_log.add(station_id=self.station_id, direction="out", frame=logged,
+                            message_type=framing.CALL, message_id=message_id, action=action)
+            await self.send(text_data=frame)
             reply = await asyncio.wait_for(reply_future, settings.CSMS_CALL_TIMEOUT)
         except TimeoutError:
             await run_db(calls.call_finish, call_id=call_id, status=CallStatus.TIMEOUT, error_code="Timeout",

@@ -2,10 +2,11 @@
 
 from django.utils import timezone
 
-from csms.ocpp.router import on_result
+from csms.ocpp.router import on_failure, on_result
 
 from .models import ChargeStation, ConfigurationKey, Connector, Direction
 from .selectors import requested_keys
+from .calls import redact_secret
 from .services import data_transfer_record
 
 
@@ -32,9 +33,22 @@ def get_configuration_result(call, response: dict) -> None:
 @on_result("ChangeConfiguration")
 def change_configuration_result(call, response: dict) -> None:
     """Accepted and RebootRequired change the stored value; RebootRequired also flags a reset."""
-    if response["status"] not in ("Accepted", "RebootRequired"):
-        return
     key, value = call.payload["key"], call.payload["value"]
+    changed = response["status"] in ("Accepted", "RebootRequired")
+    if key == "AuthorizationKey":
+        # Security Whitepaper A01: once accepted, only the new password opens the door; the key
+        # itself is write-only and never kept in clear text (the call row is redacted).
+        if changed:
+            station = ChargeStation.objects.get(pk=call.station_id)
+            station.set_password(value)
+            station.save(update_fields=["password_hash", "updated_at"])
+        redact_secret(call)
+        return
+    if not changed:
+        return
+    if key == "SecurityProfile" and value.strip() in ("0", "1", "2", "3"):
+        # The station reconnects with the new profile (Security Whitepaper A05): expect it.
+        ChargeStation.objects.filter(pk=call.station_id).update(security_profile=int(value))
     ConfigurationKey.objects.update_or_create(
         station_id=call.station_id, key=key,
         defaults={"value": value, "known": True, "updated_at": timezone.now()},
@@ -70,3 +84,10 @@ def data_transfer_result(call, response: dict) -> None:
         status=response["status"],
         response_data=response.get("data"),
     )
+
+
+@on_failure("ChangeConfiguration")
+def change_configuration_failed(call) -> None:
+    if call.payload.get("key") == "AuthorizationKey":
+        redact_secret(call)
+        call.save(update_fields=["payload"])

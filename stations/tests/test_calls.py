@@ -293,3 +293,51 @@ async def test_calls_list_filters(node, api, station, make_station):
     assert sorted(c["station"] for c in by_action) == sorted([station.id, other.id])
     by_status = results(await db(api.get)("/api/v1/calls/?status=pending"))
     assert by_status == []
+
+
+async def test_accepted_authorization_key_becomes_the_password_and_is_never_kept(node, api, make_station):
+    import base64
+
+    from websockets.exceptions import InvalidStatus
+
+    from stations.models import MessageLog
+
+    old, new = "old-password-0123456789", "00112233445566778899aabbccddeeff00112233"
+    station = await db(make_station)(security_profile=1, password=old)
+
+    def basic(password):
+        return {"Authorization": "Basic " + base64.b64encode(f"{station.id}:{password}".encode()).decode()}
+
+    async with connect_station(node, station.id, boot=True, headers=basic(old)):
+        body = await completed_call(api, station.id, "ChangeConfiguration", {"key": "AuthorizationKey", "value": new})
+    assert body["payload"]["value"] == "********"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect_station(node, station.id, headers=basic(old)):
+            pass
+    assert refused.value.response.status_code == 401
+    async with connect_station(node, station.id, headers=basic(new)) as cp:
+        assert "currentTime" in await cp.send("Heartbeat", {})
+    frames = await eventually(lambda: list(MessageLog.objects.filter(station_id=station.id, action="ChangeConfiguration")
+                                           .values_list("frame", flat=True)))
+    assert all(new not in frame for frame in frames)
+    assert not await db(ConfigurationKey.objects.filter(station=station, key="AuthorizationKey").exists)()
+
+
+async def test_rejected_authorization_key_keeps_the_old_password(node, api, make_station):
+    import base64
+
+    station = await db(make_station)(security_profile=1, password="old-password-0123456789")
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{station.id}:old-password-0123456789".encode()).decode()}
+    async with connect_station(node, station.id, boot=True, headers=headers) as cp:
+        cp.answers["ChangeConfiguration"] = {"status": "Rejected"}
+        body = await completed_call(api, station.id, "ChangeConfiguration", {"key": "AuthorizationKey", "value": "ab" * 20})
+        assert body["payload"]["value"] == "********"
+    async with connect_station(node, station.id, headers=headers) as cp:
+        assert "currentTime" in await cp.send("Heartbeat", {})
+
+
+async def test_accepted_security_profile_change_is_expected_on_reconnect(node, api, make_station):
+    station = await db(make_station)(password="a-password-for-basic-auth")
+    async with connect_station(node, station.id, boot=True):
+        await completed_call(api, station.id, "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"})
+    assert (await db(ChargeStation.objects.get)(pk=station.id)).security_profile == 1
