@@ -85,7 +85,7 @@ class Node:
             try:
                 requests.get(f"{self.http}/api/schema/", timeout=1)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or its first (cold) schema took > 1 s
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"node did not start: {self.log_path.read_text()[-3000:]}")

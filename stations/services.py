@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from csms.ocpp import router
@@ -58,8 +58,18 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
+def charge_box_id_valid(value: str) -> bool:
+    max_length = ChargeStation._meta.get_field("id").max_length
+    return bool(value.strip()) and len(value) <= max_length and "/" not in value and all(
+        32 <= ord(char) != 127 for char in value
+    )
+
+
 def station_admit(*, charge_box_id: str, authorization: str | None = None, client_cert_cn: str | None = None) -> Admission:
     """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles)."""
+    if not charge_box_id_valid(charge_box_id):
+        # Could never be stored (too long, control characters): unknown, and no query may choke on it.
+        return Admission(refuse_status=404, reason="invalid chargeBoxId")
     station = ChargeStation.objects.filter(pk=charge_box_id).first()
     if station is None:
         if not settings.CSMS_AUTO_REGISTER:
@@ -150,10 +160,16 @@ def station_notify_changed(*, station_id: str) -> None:
 
 
 def station_delete(*, station: ChargeStation) -> None:
+    from .channels import channel_send
+
     station_id = station.pk
+    channel = ChargeStation.objects.filter(pk=station_id, online=True).values_list("channel_name", flat=True).first()
     with transaction.atomic():
         MessageLog.objects.filter(station_id=station_id).delete()
         station.delete()
+        if channel:
+            # A deleted station is unknown: hang up rather than fail each of its next Calls.
+            transaction.on_commit(lambda: channel_send(channel, {"type": "station.deleted"}))
 
 
 # --- Processing a station's Call --------------------------------------------------------------------
@@ -194,6 +210,10 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
             ProcessedCall.objects.create(
                 station_id=station_id, message_id=message_id, action=action, payload_digest=digest, response=response
             )
+    except (DataError, OverflowError) as exc:
+        # Schema-valid but beyond what the database holds (an integer past its range, a string past
+        # its column): a value outside its range, not a failure of ours.
+        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"a value is out of range: {type(exc).__name__}") from None
     except IntegrityError:
         # The same Call, processed concurrently through another connection: answer as it was.
         stored = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id, payload_digest=digest).first()

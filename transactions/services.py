@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from csms.ocpp.errors import ErrorCode, OCPPError
 from csms.ocpp.schemas import parse_datetime
 
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
@@ -79,6 +80,7 @@ def transaction_start(*, station_id: str, payload: dict) -> tuple[Transaction, d
     """Always answer with a transactionId; the tag's status decides whether it counts as Accepted."""
     started_at = parse_datetime(payload["timestamp"])
     connector_id = payload["connectorId"]
+    _check_connector_id(connector_id, minimum=1)  # a transaction is always on a real connector
     # The same start delivered again under a new messageId (station queue replay) gets its id back.
     existing = Transaction.objects.filter(
         station_id=station_id,
@@ -179,6 +181,13 @@ def tariff_for_station(station_id: str) -> Tariff | None:
     return Tariff.objects.filter(stations__pk=station_id).first() or Tariff.objects.filter(is_default=True).first()
 
 
+def _check_connector_id(connector_id: int, *, minimum: int) -> None:
+    """The schemas only say "integer": refuse what OCPP's ranges forbid before the database does."""
+    if connector_id < minimum:
+        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"connectorId must be at least {minimum}",
+                        {"field": "connectorId"})
+
+
 # --- Meter values ------------------------------------------------------------------------------
 
 
@@ -212,6 +221,7 @@ def meter_values_store(
     transaction: Transaction | None = None,
 ) -> int:
     """Store every sampled value; keep the transaction's latest energy register current."""
+    _check_connector_id(connector_id, minimum=0)
     if transaction is None and transaction_id is not None:
         transaction = Transaction.objects.filter(pk=transaction_id, station_id=station_id).first()
     now = timezone.now()
