@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
 from django.utils import timezone
@@ -55,7 +55,8 @@ class Tariff(models.Model):
 
     def cost_of(self, energy_wh) -> Decimal:
         energy_kwh = Decimal(energy_wh or 0) / Decimal(1000)
-        return (self.session_fee + energy_kwh * self.price_per_kwh).quantize(Decimal("0.01"))
+        # Money rounds half up (3.125 -> 3.13), not banker's rounding.
+        return (self.session_fee + energy_kwh * self.price_per_kwh).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class Transaction(models.Model):
