@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "locallists",
     "smartcharging",
     "firmware",
+    "certificates",
 ]
 
 MIDDLEWARE = [

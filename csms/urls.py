@@ -27,6 +27,7 @@ api_v1 = [
     path("", include("locallists.api_urls")),
     path("", include("smartcharging.api_urls")),
     path("", include("firmware.api_urls")),
+    path("", include("certificates.api_urls")),
     path("", include(router.urls)),
 ]
 
@@ -36,6 +37,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api.json_not_found),
+    path("", include("firmware.urls")),
     path("", include("stations.urls")),
 ]
 

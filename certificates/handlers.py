@@ -1,0 +1,1 @@
+"""OCPP handlers and result handlers of this app (imported by AppConfig.ready)."""
