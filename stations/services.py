@@ -136,12 +136,13 @@ def node_start(*, name: str) -> int:
 
 
 def stations_of_dead_nodes_mark_offline() -> int:
+    """Stations held by a node that has stopped reporting are offline (its sockets died with it)."""
     cutoff = timezone.now() - timedelta(seconds=settings.CSMS_NODE_TIMEOUT)
-    alive = Node.objects.filter(last_seen__gte=cutoff).values_list("name", flat=True)
-    return (
-        ChargeStation.objects.filter(online=True)
-        .exclude(node__in=list(alive))
-        .update(online=False, channel_name="", disconnected_at=timezone.now())
+    dead = list(Node.objects.filter(last_seen__lt=cutoff).values_list("name", flat=True))
+    if not dead:
+        return 0
+    return ChargeStation.objects.filter(online=True, node__in=dead).update(
+        online=False, channel_name="", disconnected_at=timezone.now()
     )
 
 
