@@ -7,6 +7,7 @@ channel layer and Celery tasks run in process. Production sets DATABASE_URL and 
 import os
 import secrets
 import socket
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -192,6 +193,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+# Without collectstatic (make run, tests) the files come from the apps; STATIC_ROOT may not exist.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("CSMS_MEDIA_ROOT", BASE_DIR / "media"))
 

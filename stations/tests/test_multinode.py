@@ -71,6 +71,7 @@ async def test_stations_of_a_silent_node_go_offline_until_it_reports_again(two_n
     station = await db(make_station)()
     async with connect_station(node_a, station.id, boot=True):
         assert (await db(ChargeStation.objects.get)(pk=station.id)).online
+        await eventually(lambda: NodeRow.objects.filter(name=node_a.name).exists())
         # The node looks dead (no report for minutes): the beat job releases its stations...
         await db(NodeRow.objects.filter(name=node_a.name).update)(last_seen=timezone.now() - timedelta(minutes=10))
         await db(services.stations_of_dead_nodes_mark_offline)()
