@@ -194,7 +194,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 # Without collectstatic (make run, tests) the files come from the apps; STATIC_ROOT may not exist.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("CSMS_MEDIA_ROOT", BASE_DIR / "media"))
 
