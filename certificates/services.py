@@ -1,0 +1,498 @@
+"""Writes of the certificates app: certificate requests from trigger to installation (A02/A03), and
+the mirror of the CA certificates each station holds (M03-M05). See docs/adr/0060-0066."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from stations.calls import CallRefused, StationOffline, call_enqueue
+from stations.models import Call, CallStatus, ChargeStation
+
+from . import pki, selectors, signers
+from .models import (
+    CANCELLABLE_STATUSES,
+    DELIVERABLE_STATUSES,
+    OPEN_STATUSES,
+    SIGNABLE_STATUSES,
+    CertificateInventory,
+    CertificateRequest,
+    InstalledCertificate,
+    RequestStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGN_CHARGE_POINT_CERTIFICATE = "SignChargePointCertificate"
+# A CSR arriving this long after an accepted ExtendedTriggerMessage answers it (A02); later, it is A03.
+TRIGGER_WINDOW = timedelta(hours=1)
+# Statuses after which an operator may send a different chain for the same CSR.
+UPLOADABLE_STATUSES = (*SIGNABLE_STATUSES, *DELIVERABLE_STATUSES, RequestStatus.STATION_REJECTED)
+
+
+class CertificateRefused(CallRefused):
+    """Nothing was done: the request is in the wrong state, the material is wrong (400)."""
+
+
+# --- SignCertificate: a station's CSR --------------------------------------------------------------------
+
+
+def certificate_request_receive(*, station_id: str, csr: str) -> CertificateRequest:
+    """Store a CSR, decide whether the CSMS will process it, and hand an accepted one to the signer
+    after commit. Returns the request; `status` is `rejected` or `pending` (ADR 0060, 0062)."""
+    now = timezone.now()
+    request = _request_for_csr(station_id=station_id, now=now)
+    request.csr = csr
+    request.received_at = now
+    problems = _inspect_into(request, csr)
+    has_signer = _signer_available()
+    if problems:
+        request.status = RequestStatus.REJECTED
+        request.detail = "; ".join(problems)
+        logger.warning("CSR from %s rejected: %s", station_id, request.detail)
+    else:
+        request.status = RequestStatus.PENDING
+        request.detail = ("accepted; being signed by the CA" if has_signer else
+                          "accepted; no CA is configured: an operator must upload the signed certificate chain")
+    request = _save_linked(request)
+    if request.status == RequestStatus.PENDING:
+        _supersede_others(request)
+        if has_signer:
+            transaction.on_commit(lambda: _schedule_signing(request.pk), robust=True)
+        else:
+            logger.warning("CSR #%s from %s waits for an operator: no CA is configured", request.pk, station_id)
+    return request
+
+
+def _inspect_into(request: CertificateRequest, csr: str) -> list[str]:
+    """Fill in what the CSR says and list what is wrong with it."""
+    try:
+        info = pki.inspect_csr(csr)
+    except pki.PKIError as exc:
+        return [str(exc)]
+    request.subject = info.subject[:500]
+    request.common_name = (info.common_names[0] if info.common_names else "")[:255]
+    request.organization = (info.organizations[0] if info.organizations else "")[:255]
+    request.key_type = info.key_type
+    request.public_key_sha256 = info.fingerprint
+    return csr_problems(info, station_id=request.station_id)
+
+
+def csr_problems(info: pki.CsrInfo, *, station_id: str) -> list[str]:
+    """What the CSMS enforces before accepting a CSR (ADR 0060)."""
+    problems = []
+    if not info.signature_valid:
+        problems.append("the CSR's signature does not verify with the key it carries")
+    if info.key_weakness:
+        problems.append(info.key_weakness)
+    if len(info.common_names) != 1:
+        problems.append(f"the subject must have exactly one CN (the chargeBoxId), it has {len(info.common_names)}")
+    elif info.common_names[0] != station_id:
+        problems.append(f"the subject CN is {info.common_names[0]!r}, not the chargeBoxId {station_id!r}")
+    if len(info.organizations) != 1:
+        problems.append(f"the subject must have exactly one O (the station's CpoName), it has {len(info.organizations)}")
+    else:
+        for source, expected in selectors.expected_organizations(station_id):
+            if info.organizations[0] != expected:
+                problems.append(f"the subject O is {info.organizations[0]!r}, {source} is {expected!r}")
+    return problems
+
+
+def _signer_available() -> bool:
+    try:
+        return signers.configured_signer() is not None
+    except Exception:  # a broken CSMS_CERT_SIGNER: the signing attempt records why
+        logger.exception("the configured certificate signer cannot be loaded")
+        return True
+
+
+def _request_for_csr(*, station_id: str, now) -> CertificateRequest:
+    """The request a new CSR belongs to: the one waiting after an accepted trigger, a new one tied
+    to a trigger still in flight (its answer may come after the CSR), or a new A03 request."""
+    waiting = (CertificateRequest.objects.select_for_update()
+               .filter(station_id=station_id, status=RequestStatus.AWAITING_CSR, created_at__gte=now - TRIGGER_WINDOW)
+               .order_by("-created_at", "-id").first())
+    if waiting is not None:
+        return waiting
+    linked = CertificateRequest.objects.filter(station_id=station_id, trigger_call__isnull=False).values("trigger_call_id")
+    triggers = (Call.objects.filter(station_id=station_id, action="ExtendedTriggerMessage",
+                                    created_at__gte=now - TRIGGER_WINDOW, status__in=[CallStatus.SENT, CallStatus.COMPLETED])
+                .exclude(pk__in=linked).order_by("-created_at", "-id"))
+    for call in triggers:
+        if call.payload.get("requestedMessage") != SIGN_CHARGE_POINT_CERTIFICATE:
+            continue
+        if call.status == CallStatus.SENT or (call.response or {}).get("status") == "Accepted":
+            return CertificateRequest(station_id=station_id, trigger_call=call, created_at=call.created_at)
+    return CertificateRequest(station_id=station_id)
+
+
+def _save_linked(request: CertificateRequest) -> CertificateRequest:
+    """Save; when the trigger's answer created its row meanwhile (another database thread), fill that one."""
+    if request.pk is not None or request.trigger_call_id is None:
+        request.save()
+        return request
+    try:
+        with transaction.atomic():
+            request.save()
+        return request
+    except IntegrityError:
+        existing = CertificateRequest.objects.select_for_update().get(trigger_call_id=request.trigger_call_id)
+        for field in ("status", "detail", "csr", "received_at", "subject", "common_name", "organization",
+                      "key_type", "public_key_sha256"):
+            setattr(existing, field, getattr(request, field))
+        existing.save()
+        return existing
+
+
+def _supersede_others(request: CertificateRequest) -> None:
+    """The station made a new key pair: earlier open requests of it are moot."""
+    CertificateRequest.objects.filter(station_id=request.station_id, status__in=OPEN_STATUSES).exclude(pk=request.pk).update(
+        status=RequestStatus.SUPERSEDED, detail=f"superseded by request #{request.pk} (a newer CSR)",
+        updated_at=timezone.now(),
+    )
+
+
+def _schedule_signing(request_id: int) -> None:
+    from .tasks import sign_certificate_request
+
+    sign_certificate_request.delay(request_id)
+
+
+# --- Signing and delivering ------------------------------------------------------------------------------
+
+
+def certificate_request_sign_automatically(*, request_id: int) -> CertificateRequest:
+    """The path after SignCertificate: sign with the configured CA and deliver; every failure is
+    recorded on the request for an operator (A02/A03 error handling), nothing is raised."""
+    try:
+        return certificate_request_sign(request_id=request_id, require_online=False)
+    except CallRefused as exc:
+        logger.warning("certificate request #%s not signed: %s", request_id, exc.reason)
+        return CertificateRequest.objects.get(pk=request_id)
+
+
+def certificate_request_sign(*, request_id: int, requested_by=None, source: str = "system",
+                             require_online: bool = True) -> CertificateRequest:
+    """Have the CA sign a pending request and send the chain to the station.
+
+    Refusals (wrong state, no CA, station offline when `require_online`) change nothing. A CA that
+    fails leaves the request `signing_failed` with its reason."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in SIGNABLE_STATUSES:
+            raise CertificateRefused(f"request #{request.pk} is {request.status}: only a pending request is signed")
+        try:
+            signer = signers.configured_signer()
+        except Exception as exc:
+            return _signing_failed(request, f"the configured signer cannot be loaded: {exc}")
+        if signer is None:
+            raise CertificateRefused("no CA is configured (CSMS_CA_CERT_FILE/CSMS_CA_KEY_FILE or CSMS_CERT_SIGNER): "
+                                     "upload a chain signed by your CA instead")
+        if require_online:
+            _require_online(request.station_id)
+        try:
+            chain = signer.sign(csr=pki.load_csr(request.csr), station_id=request.station_id)
+        except (signers.SigningError, pki.PKIError) as exc:
+            return _signing_failed(request, f"{signer.name}: {exc}")
+        if chain is None:  # a CA that answers later; its chain comes through certificate_request_upload
+            request.detail = f"submitted to {signer.name}; waiting for its certificate"
+            request.save(update_fields=["detail", "updated_at"])
+            return request
+        try:
+            _store_chain(request, chain, signed_by=signer.name)
+        except CertificateRefused as exc:
+            return _signing_failed(request, f"{signer.name} returned an unusable certificate: {exc.reason}")
+        return _deliver_or_note(request, requested_by=requested_by, source=source, require_online=require_online)
+
+
+def certificate_request_upload(*, request_id: int, certificate_chain: str, requested_by=None,
+                               source: str = "api") -> CertificateRequest:
+    """An operator brings the chain their CA signed; it is checked against the CSR and sent."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in UPLOADABLE_STATUSES:
+            raise CertificateRefused(f"request #{request.pk} is {request.status}: no signed chain can be attached")
+        _require_online(request.station_id)
+        who = getattr(requested_by, "username", "") or source
+        _store_chain(request, certificate_chain, signed_by=f"uploaded by {who}")
+        return _deliver_or_note(request, requested_by=requested_by, source=source, require_online=True)
+
+
+def certificate_request_deliver(*, request_id: int, requested_by=None, source: str = "api") -> CertificateRequest:
+    """Send the stored chain again (after the station was offline or the call failed)."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in DELIVERABLE_STATUSES:
+            raise CertificateRefused(f"request #{request.pk} is {request.status}: there is no undelivered certificate")
+        return _deliver_or_note(request, requested_by=requested_by, source=source, require_online=True)
+
+
+def certificate_request_cancel(*, request_id: int, requested_by=None) -> CertificateRequest:
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in CANCELLABLE_STATUSES:
+            raise CertificateRefused(f"request #{request.pk} is {request.status}: it cannot be cancelled")
+        who = getattr(requested_by, "username", "") or "an operator"
+        request.status = RequestStatus.CANCELLED
+        request.detail = f"cancelled by {who}; the station keeps its current certificate"
+        request.save(update_fields=["status", "detail", "updated_at"])
+        return request
+
+
+def _locked(request_id: int) -> CertificateRequest:
+    try:
+        return CertificateRequest.objects.select_for_update().get(pk=request_id)
+    except CertificateRequest.DoesNotExist:
+        raise CertificateRefused(f"no certificate request #{request_id}", status=404) from None
+
+
+def _require_online(station_id: str) -> None:
+    if not ChargeStation.objects.filter(pk=station_id, online=True).exists():
+        raise StationOffline(station_id)
+
+
+def _signing_failed(request: CertificateRequest, reason: str) -> CertificateRequest:
+    logger.error("certificate request #%s of %s: signing failed: %s", request.pk, request.station_id, reason)
+    request.status = RequestStatus.SIGNING_FAILED
+    request.detail = reason
+    request.save(update_fields=["status", "detail", "updated_at"])
+    return request
+
+
+def _store_chain(request: CertificateRequest, chain_pem: str, *, signed_by: str) -> None:
+    """Keep a chain whose first certificate certifies the CSR's key and is still valid."""
+    try:
+        certificates = pki.load_certificates(chain_pem)
+    except pki.PKIError as exc:
+        raise CertificateRefused(str(exc)) from None
+    leaf = certificates[0]
+    if pki.public_key_fingerprint(leaf.public_key()) != request.public_key_sha256:
+        raise CertificateRefused("the first certificate of the chain does not certify the CSR's public key")
+    now = timezone.now()
+    if pki.not_after(leaf) <= now:
+        raise CertificateRefused(f"the certificate expired on {pki.not_after(leaf):%Y-%m-%d %H:%M} UTC")
+    for child, parent in zip(certificates, certificates[1:]):
+        if not pki.issued_by(child, parent):
+            raise CertificateRefused(f"the chain is out of order: {child.subject.rfc4514_string()} is not issued by "
+                                     f"{parent.subject.rfc4514_string()}")
+    request.certificate_chain = "".join(pki.to_pem(certificate) for certificate in certificates)
+    request.certificate_serial = pki.serial_hex(leaf.serial_number)[:40]
+    request.certificate_not_before = pki.not_before(leaf)
+    request.certificate_not_after = pki.not_after(leaf)
+    request.signed_by = signed_by[:300]
+    request.signed_at = now
+    request.status = RequestStatus.SIGNED
+    request.detail = ""
+    request.save()
+
+
+def _deliver_or_note(request: CertificateRequest, *, requested_by, source: str, require_online: bool) -> CertificateRequest:
+    """Send CertificateSigned; when that is impossible, the request says why (or, for an operator
+    asking, nothing changes and the refusal is raised)."""
+    try:
+        _check_chain_size(request)
+        call = call_enqueue(station=request.station_id, action="CertificateSigned",
+                            payload={"certificateChain": request.certificate_chain}, requested_by=requested_by,
+                            source=source, context={"certificate_request": request.pk})
+    except CallRefused as exc:
+        if require_online:
+            raise
+        request.status = RequestStatus.UNDELIVERED
+        request.detail = f"signed, not sent: {exc.reason}"
+        request.save(update_fields=["status", "detail", "updated_at"])
+        return request
+    request.status = RequestStatus.SENT
+    request.delivery_call = call
+    request.detail = ""
+    request.save(update_fields=["status", "delivery_call", "detail", "updated_at"])
+    return request
+
+
+def _check_chain_size(request: CertificateRequest) -> None:
+    limit = selectors.certificate_signed_max_chain_size(request.station_id)
+    if limit is not None and len(request.certificate_chain) > limit:
+        raise CertificateRefused(f"the chain has {len(request.certificate_chain)} characters, more than the station's "
+                                 f"CertificateSignedMaxChainSize {limit}")
+
+
+def certificate_signed_answered(*, call: Call, status: str | None) -> None:
+    """The station's answer to CertificateSigned (None: no answer), for the request it delivered."""
+    request = CertificateRequest.objects.select_for_update().filter(delivery_call=call).first()
+    if request is None:
+        return  # sent by hand through the calls API: the call row is the record
+    request.answered_at = timezone.now()
+    if status == "Accepted":
+        request.status = RequestStatus.INSTALLED
+        request.detail = "the station accepted the certificate and switches to it once valid"
+    elif status == "Rejected":
+        request.status = RequestStatus.STATION_REJECTED
+        request.detail = ("the station found the certificate invalid (its InvalidChargePointCertificate security "
+                          "event may say more)")
+    else:
+        request.status = RequestStatus.UNDELIVERED
+        request.detail = f"CertificateSigned failed: {call.error_code} {call.error_description}".strip()
+    request.save(update_fields=["status", "detail", "answered_at", "updated_at"])
+
+
+# --- ExtendedTriggerMessage(SignChargePointCertificate): A02 --------------------------------------------------
+
+
+def signing_trigger_send(*, station: ChargeStation | str, requested_by=None, source: str = "api") -> Call:
+    return call_enqueue(station=station, action="ExtendedTriggerMessage",
+                        payload={"requestedMessage": SIGN_CHARGE_POINT_CERTIFICATE},
+                        requested_by=requested_by, source=source, context={"purpose": "charge point certificate"})
+
+
+def signing_trigger_answered(*, call: Call, status: str | None) -> None:
+    """Open the request the trigger starts: awaiting the CSR, or closed with the station's refusal."""
+    if call.payload.get("requestedMessage") != SIGN_CHARGE_POINT_CERTIFICATE:
+        return
+    if status == "Accepted":
+        fields = {"status": RequestStatus.AWAITING_CSR, "detail": "the station will send a CSR (SignCertificate)"}
+    elif status is not None:
+        fields = {"status": RequestStatus.TRIGGER_REJECTED, "detail": f"the station answered {status}"}
+    else:
+        fields = {"status": RequestStatus.TRIGGER_FAILED,
+                  "detail": f"ExtendedTriggerMessage failed: {call.error_code} {call.error_description}".strip()}
+    request, created = CertificateRequest.objects.get_or_create(
+        trigger_call=call, defaults={"station_id": call.station_id, "created_at": call.created_at, **fields})
+    if created and request.status == RequestStatus.AWAITING_CSR:
+        CertificateRequest.objects.filter(station_id=call.station_id, status=RequestStatus.AWAITING_CSR).exclude(
+            pk=request.pk).update(status=RequestStatus.SUPERSEDED, detail=f"superseded by request #{request.pk} (a newer trigger)",
+                                  updated_at=timezone.now())
+
+
+# --- The CA certificates a station holds: M03-M05 ---------------------------------------------------------------
+
+
+def certificate_install(*, station: ChargeStation, certificate_type: str, certificate: str, requested_by=None,
+                        source: str = "api") -> Call:
+    reason = selectors.install_refusal(station_id=station.pk, certificate_type=certificate_type, certificate=certificate)
+    if reason:
+        raise CertificateRefused(reason)
+    pem = pki.to_pem(pki.load_certificate(certificate))
+    return call_enqueue(station=station, action="InstallCertificate",
+                        payload={"certificateType": certificate_type, "certificate": pem},
+                        requested_by=requested_by, source=source)
+
+
+def certificate_delete(*, station: ChargeStation, hash_data: dict, force: bool = False, requested_by=None,
+                       source: str = "api") -> Call:
+    reason = selectors.delete_refusal(station_id=station.pk, target=pki.HashData.from_ocpp(hash_data), force=force)
+    if reason:
+        raise CertificateRefused(reason)
+    return call_enqueue(station=station, action="DeleteCertificate", payload={"certificateHashData": hash_data},
+                        requested_by=requested_by, source=source)
+
+
+def installed_certificates_refresh(*, station: ChargeStation | str, certificate_type: str, requested_by=None,
+                                   source: str = "api") -> Call:
+    return call_enqueue(station=station, action="GetInstalledCertificateIds",
+                        payload={"certificateType": certificate_type}, requested_by=requested_by, source=source)
+
+
+def certificate_install_answered(*, call: Call, status: str) -> None:
+    """InstallCertificate Accepted: the certificate joins the mirror (ADR 0064)."""
+    if status != "Accepted":
+        return
+    certificate_type = call.payload["certificateType"]
+    try:
+        certificate = pki.load_certificate(call.payload["certificate"])
+    except pki.PKIError:  # sent by hand through the calls API: only the station can say what it holds now
+        _refresh_quietly(call.station_id, certificate_type)
+        return
+    issuer = pki.find_issuer(certificate, selectors.known_certificates(call.station_id))
+    data = pki.hash_data(certificate, issuer)
+    entry = next(iter(selectors.matching_entries(call.station_id, data, certificate_type)), None) or InstalledCertificate(
+        station_id=call.station_id, certificate_type=certificate_type)
+    if entry.pk is None:
+        _take_reported(entry, data)  # an entry the station reported keeps the station's own hash data
+    _fill_entry(entry, certificate, source="installed")
+    entry.install_call = call
+    entry.save()
+    if issuer is None:
+        # The issuer key hash needs the issuer: the station's own list completes the entry.
+        _refresh_quietly(call.station_id, certificate_type)
+
+
+def certificate_delete_answered(*, call: Call, status: str) -> None:
+    """Accepted, and NotFound too: either way the station does not hold it, nor may the mirror."""
+    if status not in ("Accepted", "NotFound"):
+        return
+    target = pki.HashData.from_ocpp(call.payload["certificateHashData"])
+    for entry in selectors.matching_entries(call.station_id, target):
+        entry.delete()
+
+
+def installed_certificates_reported(*, call: Call, response: dict) -> None:
+    """GetInstalledCertificateIds is the whole truth for its certificate type (ADR 0064)."""
+    certificate_type = call.payload["certificateType"]
+    status = response["status"]
+    # Entries whose PEM is known match first, so that the PEM survives a station's other hash algorithm.
+    existing = sorted(selectors.installed_certificates(call.station_id, certificate_type), key=lambda e: not e.certificate)
+    if status == "NotFound":
+        InstalledCertificate.objects.filter(pk__in=[entry.pk for entry in existing]).delete()
+    elif response.get("certificateHashData"):
+        issuers = selectors.known_certificates(call.station_id)
+        kept = set()
+        for reported in response["certificateHashData"]:
+            target = pki.HashData.from_ocpp(reported)
+            entry = next((e for e in existing if e.pk not in kept and _names(e, target, issuers)), None)
+            entry = entry or InstalledCertificate(station_id=call.station_id, certificate_type=certificate_type,
+                                                  source="reported")
+            _take_reported(entry, target)
+            entry.save()
+            kept.add(entry.pk)
+        InstalledCertificate.objects.filter(pk__in=[e.pk for e in existing if e.pk not in kept]).delete()
+    _inventory(call.station_id, certificate_type, last_status=status, reported_at=timezone.now(),
+               uncertain=False, note="")
+
+
+def certificate_call_failed(*, call: Call) -> None:
+    """An Install/Delete/GetInstalled call without an answer: the mirror may be wrong until re-read."""
+    if call.action == "DeleteCertificate":
+        target = pki.HashData.from_ocpp(call.payload["certificateHashData"])
+        types = {entry.certificate_type for entry in selectors.matching_entries(call.station_id, target)}
+    else:
+        types = {call.payload["certificateType"]}
+    note = f"{call.action} #{call.pk} ended {call.status} ({call.error_code}): refresh to be sure"
+    for certificate_type in types:
+        _inventory(call.station_id, certificate_type, uncertain=True, note=note[:300])
+
+
+def _names(entry: InstalledCertificate, target: pki.HashData, issuers: list) -> bool:
+    data = selectors.entry_hash_data(entry, target.hash_algorithm, issuers)
+    return data is not None and data.same_certificate(target)
+
+
+def _take_reported(entry: InstalledCertificate, target: pki.HashData) -> None:
+    """The station's own hash data wins: it is what DeleteCertificate must send back (M04.FR.07)."""
+    entry.hash_algorithm = target.hash_algorithm
+    entry.issuer_name_hash = target.issuer_name_hash
+    entry.issuer_key_hash = target.issuer_key_hash
+    entry.serial_number = target.serial_number
+    entry.updated_at = timezone.now()
+
+
+def _fill_entry(entry: InstalledCertificate, certificate, *, source: str) -> None:
+    entry.updated_at = timezone.now()
+    entry.certificate = pki.to_pem(certificate)
+    entry.subject = certificate.subject.rfc4514_string()[:500]
+    entry.not_after = pki.not_after(certificate)
+    entry.source = source
+
+
+def _inventory(station_id: str, certificate_type: str, **fields) -> None:
+    CertificateInventory.objects.update_or_create(station_id=station_id, certificate_type=certificate_type,
+                                                  defaults={**fields, "updated_at": timezone.now()})
+
+
+def _refresh_quietly(station_id: str, certificate_type: str) -> None:
+    try:
+        installed_certificates_refresh(station=station_id, certificate_type=certificate_type, source="system")
+    except CallRefused as exc:
+        _inventory(station_id, certificate_type, uncertain=True, note=f"could not re-read the list: {exc.reason}"[:300])
+
