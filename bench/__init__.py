@@ -1,0 +1,1 @@
+"""Benchmarks of the CSMS: `python bench/station_load.py --help` (see bench/README.md)."""
