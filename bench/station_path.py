@@ -84,21 +84,17 @@ KEEP_CONNECTION = False  # --keep-connection: what run_db would cost without per
 
 def process(station: Station, action: str, message_id: str):
     """The consumer's work for one Call, minus the socket: validate, then run_db's unit of work."""
-    from django.db import close_old_connections
-
+    from csms.db import _with_connection_hygiene
     from csms.ocpp.schemas import validate_request, validate_response
     from stations.services import inbound_call_process
 
     payload = station.payload(action)
     validate_request(action, payload)
-    if not KEEP_CONNECTION:
-        close_old_connections()
-    try:
-        outcome = inbound_call_process(station_id=station.station_id, message_id=message_id, action=action,
-                                       payload=payload)
-    finally:
-        if not KEEP_CONNECTION:
-            close_old_connections()
+    kwargs = {"station_id": station.station_id, "message_id": message_id, "action": action, "payload": payload}
+    if KEEP_CONNECTION:
+        outcome = inbound_call_process(**kwargs)
+    else:  # exactly what a consumer's run_db does around the unit of work
+        outcome = _with_connection_hygiene(None, inbound_call_process, (), kwargs)
     validate_response(action, outcome.response)
     if action == "StartTransaction":
         station.transaction_id = outcome.response["transactionId"]
@@ -111,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=8, help="sampled values per MeterValues (default 8)")
     parser.add_argument("--sql", action="store_true", help="print the SQL of one Call of each action")
     parser.add_argument("--keep-connection", action="store_true",
-                        help="experiment: keep the thread's connection instead of closing it after each Call as run_db does")
+                        help="experiment: keep the thread's connection whatever the database (run_db keeps it only on SQLite)")
     args = parser.parse_args(argv)
     global KEEP_CONNECTION
     KEEP_CONNECTION = args.keep_connection
@@ -149,7 +145,7 @@ def main(argv=None) -> int:
             wall.setdefault(action, []).append((time.perf_counter() - wall_start) * 1e6)
 
     engine = connection.vendor
-    hygiene = "connection kept between Calls" if KEEP_CONNECTION else "connection closed after each Call, as run_db does"
+    hygiene = "connection kept between Calls (experiment)" if KEEP_CONNECTION else "connection handled as run_db does (kept on SQLite, back to the pool on PostgreSQL)"
     print(f"== station path cost per Call ({engine}, {args.sessions} sessions, {args.samples} samples per MeterValues, "
           f"{hygiene}) ==")
     print(f"{'action':<20}{'queries':>8}{'CPU µs':>10}{'wall µs':>10}")

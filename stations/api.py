@@ -206,7 +206,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 def wait_for_call(call: Call, seconds: float) -> Call:
     """Poll until the call finishes or `seconds` pass; works whichever node holds the station."""
     deadline = time.monotonic() + seconds
-    delay = 0.05
+    delay = 0.01  # most answers come within tens of milliseconds; back off from there
     while not call.finished and time.monotonic() < deadline:
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 1.5, 0.5)

@@ -192,21 +192,33 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
 
     A Call repeating a messageId, action and payload answered in the last 24 hours gets the stored
     answer and is not processed again (OCPP-J errata 3.1: a retried message may keep its id).
+    Repeats are rare, so they are detected by the unique (station, messageId) constraint when the
+    answer is stored, not by a lookup before every Call: the repeat's writes roll back with it.
     """
     handler = router.call_handler(action)
     if handler is None:
         raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
     digest = _digest(payload)
-    previous = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id).first()
-    if previous is not None:
+    try:
+        return _process_once(handler, station_id, message_id, action, payload, digest)
+    except IntegrityError:
+        previous = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id).first()
+        if previous is None:
+            raise  # the handler's own integrity failure, not a repeat
         window = timedelta(hours=settings.CSMS_DUPLICATE_CALL_WINDOW_HOURS)
         if previous.action == action and previous.payload_digest == digest and previous.created_at >= timezone.now() - window:
             return Outcome(previous.response, True, {})
+        # The id was reused for another message (a station restarting its counter), or the answer
+        # is too old to count: forget it and process this Call as new.
+        return _process_once(handler, station_id, message_id, action, payload, digest, replacing=previous)
+
+
+def _process_once(handler, station_id, message_id, action, payload, digest, replacing=None) -> Outcome:
     ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
     try:
         with transaction.atomic():
-            if previous is not None:  # an id reused for another message, or an answer too old
-                previous.delete()
+            if replacing is not None:
+                replacing.delete()
             response = handler(ctx, payload)
             ProcessedCall.objects.create(
                 station_id=station_id, message_id=message_id, action=action, payload_digest=digest, response=response
@@ -215,12 +227,6 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
         # Schema-valid but beyond what the database holds (an integer past its range, a string past
         # its column): a value outside its range, not a failure of ours.
         raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"a value is out of range: {type(exc).__name__}") from None
-    except IntegrityError:
-        # The same Call, processed concurrently through another connection: answer as it was.
-        stored = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id, payload_digest=digest).first()
-        if stored is None:
-            raise
-        return Outcome(stored.response, True, {})
     return Outcome(response, False, ctx.effects)
 
 

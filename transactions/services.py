@@ -223,7 +223,8 @@ def meter_values_store(
     """Store every sampled value; keep the transaction's latest energy register current."""
     _check_connector_id(connector_id, minimum=0)
     if transaction is None and transaction_id is not None:
-        transaction = Transaction.objects.filter(pk=transaction_id, station_id=station_id).first()
+        # Only the key is needed to link the values; the energy update below is a separate UPDATE.
+        transaction = Transaction.objects.filter(pk=transaction_id, station_id=station_id).only("pk").first()
     now = timezone.now()
     rows = []
     latest = None  # (timestamp, Wh)
