@@ -177,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-stale-calls": {"task": "stations.tasks.expire_stale_calls", "schedule": 30.0},
     "expire-reservations": {"task": "reservations.tasks.expire_reservations", "schedule": 30.0},
     "sync-outdated-local-lists": {"task": "locallists.tasks.sync_outdated_local_lists", "schedule": 300.0},
+    "send-waiting-firmware-updates": {"task": "firmware.tasks.send_waiting_firmware_updates", "schedule": 60.0},
+    "watch-firmware-updates": {"task": "firmware.tasks.watch_firmware_updates", "schedule": 300.0},
+    "expire-diagnostics-requests": {"task": "firmware.tasks.expire_diagnostics_requests", "schedule": 300.0},
+    "prune-diagnostics-files": {"task": "firmware.tasks.prune_diagnostics_files", "schedule": 86400.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------

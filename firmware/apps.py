@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class FirmwareConfig(AppConfig):
     name = "firmware"
+    verbose_name = "Firmware and diagnostics"
 
     def ready(self):
-        from . import handlers  # noqa: F401  registers this app's OCPP handlers
+        from . import handlers, receivers  # noqa: F401  registers OCPP handlers and file clean-up

@@ -1,33 +1,63 @@
-"""Station-initiated firmware, diagnostics and log status notifications: stored as reported."""
+"""Firmware, diagnostics and log messages in both directions: the station's status notifications move
+the update or upload they are about; the answers to our requests start them (or refuse them)."""
 
-from csms.ocpp.router import CallContext, handles
+from csms.ocpp.router import CallContext, handles, on_failure, on_result
 
-from .models import DiagnosticsStatusReport, FirmwareStatusReport
+from . import services
+from .models import DiagnosticsKind
+
+# --- Station-initiated -----------------------------------------------------------------------------
 
 
 @handles("FirmwareStatusNotification")
 def firmware_status_notification(ctx: CallContext, payload: dict) -> dict:
-    FirmwareStatusReport.objects.create(station_id=ctx.station_id, status=payload["status"])
+    services.firmware_status_record(station_id=ctx.station_id, status=payload["status"])
     return {}
 
 
 @handles("SignedFirmwareStatusNotification")
 def signed_firmware_status_notification(ctx: CallContext, payload: dict) -> dict:
-    FirmwareStatusReport.objects.create(
-        station_id=ctx.station_id, status=payload["status"], request_id=payload.get("requestId"), signed=True
-    )
+    services.firmware_status_record(station_id=ctx.station_id, status=payload["status"],
+                                    request_id=payload.get("requestId"), signed=True)
     return {}
 
 
 @handles("DiagnosticsStatusNotification")
 def diagnostics_status_notification(ctx: CallContext, payload: dict) -> dict:
-    DiagnosticsStatusReport.objects.create(station_id=ctx.station_id, status=payload["status"])
+    services.diagnostics_status_record(station_id=ctx.station_id, status=payload["status"],
+                                       kind=DiagnosticsKind.DIAGNOSTICS)
     return {}
 
 
 @handles("LogStatusNotification")
 def log_status_notification(ctx: CallContext, payload: dict) -> dict:
-    DiagnosticsStatusReport.objects.create(
-        station_id=ctx.station_id, status=payload["status"], request_id=payload.get("requestId"), kind="log"
-    )
+    services.diagnostics_status_record(station_id=ctx.station_id, status=payload["status"],
+                                       request_id=payload.get("requestId"), kind=DiagnosticsKind.LOG)
     return {}
+
+
+# --- Answers to the CSMS's requests ---------------------------------------------------------------------
+
+
+@on_result("UpdateFirmware")
+@on_result("SignedUpdateFirmware")
+def update_firmware_result(call, response: dict) -> None:
+    services.firmware_update_answered(call=call, response=response)
+
+
+@on_failure("UpdateFirmware")
+@on_failure("SignedUpdateFirmware")
+def update_firmware_failed(call) -> None:
+    services.firmware_update_call_failed(call=call)
+
+
+@on_result("GetDiagnostics")
+@on_result("GetLog")
+def get_diagnostics_result(call, response: dict) -> None:
+    services.diagnostics_answered(call=call, response=response)
+
+
+@on_failure("GetDiagnostics")
+@on_failure("GetLog")
+def get_diagnostics_failed(call) -> None:
+    services.diagnostics_call_failed(call=call)

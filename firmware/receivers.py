@@ -1,0 +1,17 @@
+"""Files go with their rows: a deleted diagnostics request (or its station) leaves no file behind."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import DiagnosticsRequest, Firmware
+from .services import stored_file_delete
+
+
+@receiver(post_delete, sender=DiagnosticsRequest)
+@receiver(post_delete, sender=Firmware)
+def delete_stored_file(sender, instance, **kwargs):
+    field = instance.file
+    if field:
+        storage, name = field.storage, field.name
+        transaction.on_commit(lambda: stored_file_delete(storage, name))
