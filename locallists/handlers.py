@@ -31,18 +31,6 @@ def get_local_list_version_failed(call) -> None:
     services.local_list_version_failed(call=call)
 
 
-# A sync may start by reading the station's limits; the stations app stores them first (it is
-# registered before this app), then the sync goes on.
-@on_result("GetConfiguration")
-def get_configuration_result(call, response: dict) -> None:
-    services.local_list_limits_read(call=call)
-
-
-@on_failure("GetConfiguration")
-def get_configuration_failed(call) -> None:
-    services.local_list_limits_read(call=call)
-
-
 @receiver(id_tag_changed, dispatch_uid="locallists.id_tag_changed")
 def on_id_tag_changed(sender, id_tag: str, deleted: bool, **kwargs) -> None:
     services.local_lists_mark_outdated_for_tag(id_tag=id_tag, deleted=deleted)

@@ -52,15 +52,6 @@ def list_capacity(station_id: str) -> int | None:
     return value if value is not None and value >= 0 else None
 
 
-# What a sync needs to know about the station before it sends a list.
-LIMIT_KEYS = ("LocalAuthListMaxLength", "SendLocalListMaxLength")
-
-
-def limits_unread(station_id: str) -> bool:
-    """Neither a value nor "unknown key" is stored for one of the limits: they were never read."""
-    return ConfigurationKey.objects.filter(station_id=station_id, key__in=LIMIT_KEYS).count() < len(LIMIT_KEYS)
-
-
 def chunk_size(station_id: str) -> int | None:
     """SendLocalListMaxLength as last read; None when unknown or meaningless (one message)."""
     value = station_config_int(station_id, "SendLocalListMaxLength")

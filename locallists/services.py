@@ -56,11 +56,9 @@ def local_list_sync(*, station: ChargeStation, trigger: str, requested_by=None) 
         local_list=local_list, trigger=trigger,
         requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
     )
-    if selectors.limits_unread(station.pk):
-        # Chunk size and capacity first; the sync goes on from the answer (or without them).
-        _enqueue(local_list, sync, "GetConfiguration", {"key": list(selectors.LIMIT_KEYS)})
-    else:
-        _step(local_list, sync)
+    # Chunk size and capacity as last read (GetConfiguration); unknown limits apply none. The first
+    # call of a sync is the SendLocalList itself, as a station (and its test suite) expects.
+    _step(local_list, sync)
     local_list.save()
     return sync
 
@@ -272,16 +270,6 @@ def local_list_version_failed(*, call: Call) -> None:
         return
     local_list = _locked(call.station_id, auto_sync=False)
     _continue(local_list, sync, force_full=True)
-    local_list.save()
-
-
-def local_list_limits_read(*, call: Call) -> None:
-    """GetConfiguration of a sync answered (its keys are stored by the stations app) or failed: go on."""
-    sync = _sync_of(call)
-    if sync is None:
-        return
-    local_list = _locked(call.station_id, auto_sync=False)
-    _continue(local_list, sync)
     local_list.save()
 
 

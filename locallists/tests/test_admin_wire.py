@@ -29,7 +29,6 @@ async def test_choose_tags_and_sync_from_admin(node, make_station, make_id_tag, 
             "localAuthorizationList": [{"idTag": "WIRE-CHOSEN", "idTagInfo": {"status": "Accepted"}}]}
         await eventually(lambda: LocalList.objects.get(pk=station.id).version == 1)
     successes = [text for level, text in page_messages(response.text) if level == "success"]
-    # The first call of this sync reads the station's limits; the list follows from its answer.
-    assert any("sync" in text and "under way (GetConfiguration #" in text for text in successes), successes
+    assert any("sync" in text and "under way (SendLocalList #" in text for text in successes), successes
     page = (await asyncio.to_thread(admin_session.get, f"{LISTS}{station.id}/change/")).text
     assert "WIRE-CHOSEN" in page and "Accepted" in page and "Sync with the station" in page

@@ -110,9 +110,6 @@ async def test_a_blocked_tag_is_brought_to_the_station_by_the_periodic_job(node,
     await db(make_id_tag)("BLK-A", partner=partner)
     await db(make_id_tag)("BLK-B", partner=partner)
     async with connect_station(node, station.id, boot=True) as cp:
-        # Limits the station does not know are read once and not asked again.
-        cp.answers["GetConfiguration"] = {"configurationKey": [],
-                                          "unknownKey": ["LocalAuthListMaxLength", "SendLocalListMaxLength"]}
         await sync(api, station.id)
         assert await db(sync_outdated_local_lists)() == 0  # up to date: nothing to do
 
@@ -165,12 +162,8 @@ async def test_chunks_follow_the_station_maximums(node, api, make_station, make_
     for number in range(1, 6):
         await db(make_id_tag)(f"CH-{number}", partner=partner)
     async with connect_station(node, station.id, boot=True) as cp:
-        cp.answers["GetConfiguration"] = {"configurationKey": [
-            {"key": "LocalAuthListMaxLength", "readonly": True, "value": "4"},
-            {"key": "SendLocalListMaxLength", "readonly": True, "value": "2"}]}
+        await configure(api, cp, station.id, LocalAuthListMaxLength=4, SendLocalListMaxLength=2)
         body = await sync(api, station.id)
-        # Never read before: the sync reads both limits first.
-        assert await cp.wait_for_call("GetConfiguration") == {"key": ["LocalAuthListMaxLength", "SendLocalListMaxLength"]}
         sent = sent_lists(cp)
         # Accepted tags first when they do not all fit: CH-5 and the blocked CH-0 are left off.
         assert [(p["updateType"], p["listVersion"], [i["idTag"] for i in p["localAuthorizationList"]]) for p in sent] == [
@@ -184,7 +177,7 @@ async def test_chunks_follow_the_station_maximums(node, api, make_station, make_
         body = await sync(api, station.id)
         assert sent_lists(cp)[2] == {"listVersion": 3, "updateType": "Differential", "localAuthorizationList": [
             {"idTag": "CH-1"}, {"idTag": "CH-5", "idTagInfo": {"status": "Accepted"}}]}
-        assert [action for action, _ in cp.received].count("GetConfiguration") == 1  # stored now: read once
+        assert [action for action, _ in cp.received].count("GetConfiguration") == 1  # only ours: a sync never asks
     assert set(entries_of(body)) == {"CH-2", "CH-3", "CH-4", "CH-5"} and body["omitted"] == 2
     calls = await db(lambda: list(Call.objects.filter(action="SendLocalList").order_by("pk")))()
     # Each chunk was made only once the station had accepted the previous one.
