@@ -249,5 +249,7 @@ LOGGING = {
     "loggers": {
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        # One line per periodic job run is noise; failures still log.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
