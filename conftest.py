@@ -7,6 +7,9 @@ from django.db import connection
 
 from csms.testing import Api, Node, database_url_of
 
+# The `admin_session` fixture: the admin driven over HTTP against a node.
+pytest_plugins = ["stations.tests.admin_helpers"]
+
 
 @pytest.fixture(scope="session")
 def test_database_url(django_db_setup, django_db_blocker):

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
 from bench import procstats  # noqa: E402
-from bench.fleet import DEFAULT_MIX, LoadDriver, SimStation, Stats, percentile  # noqa: E402
+from bench.fleet import LoadDriver, SimStation, Stats, percentile  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import CallSerializer, parse_wait, raise_refused, respond_with_call, station_for
+from stations.api import CallSerializer, command_response, raise_refused, station_for
 from stations.calls import CallRefused
 
 from . import selectors, services
@@ -76,16 +76,6 @@ class UploadSerializer(serializers.Serializer):
                                               help_text="PEM: the station's certificate first, then its sub-CAs.")
 
 
-def _command(request, send) -> Response:
-    """A service that sends one call: refusals become 400/409, the call is answered as the calls API does."""
-    parse_wait(request)
-    try:
-        call = send()
-    except CallRefused as exc:
-        raise_refused(exc)
-    return respond_with_call(request, call)
-
-
 # --- Installed CA certificates -----------------------------------------------------------------------------------
 
 
@@ -104,7 +94,7 @@ class StationCertificateInstallView(APIView):
         station = station_for(request, station_id)
         body = InstallSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _command(request, lambda: services.certificate_install(
+        return command_response(request, lambda: services.certificate_install(
             station=station, certificate_type=body.validated_data["certificate_type"],
             certificate=body.validated_data["certificate"], requested_by=request.user, source="api"))
 
@@ -120,7 +110,7 @@ class StationCertificateDeleteView(APIView):
             hash_data = get_object_or_404(selectors.installed_certificates(station.pk), pk=data["id"]).hash_data()
         else:
             hash_data = dict(data["certificate_hash_data"])
-        return _command(request, lambda: services.certificate_delete(
+        return command_response(request, lambda: services.certificate_delete(
             station=station, hash_data=hash_data, force=data["force"], requested_by=request.user, source="api"))
 
 
@@ -130,7 +120,7 @@ class StationCertificateRefreshView(APIView):
         station = station_for(request, station_id)
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _command(request, lambda: services.installed_certificates_refresh(
+        return command_response(request, lambda: services.installed_certificates_refresh(
             station=station, certificate_type=body.validated_data["certificate_type"], requested_by=request.user,
             source="api"))
 
@@ -161,7 +151,7 @@ class StationCertificateTriggerView(APIView):
     @extend_schema(request=None, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request, station_id)
-        return _command(request, lambda: services.signing_trigger_send(
+        return command_response(request, lambda: services.signing_trigger_send(
             station=station, requested_by=request.user, source="api"))
 
 

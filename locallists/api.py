@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import CallSerializer, parse_wait, raise_refused, respond_with_call, station_for
+from stations.api import CallSerializer, command_response, parse_wait, raise_refused, station_for
 from stations.calls import CallRefused
 from transactions.api import id_tags_visible_to
 
@@ -128,13 +127,8 @@ class StationLocalListReconcileView(APIView):
     def post(self, request, station_id: str):
         """Ask the station its list version (GetLocalListVersion); its answer reconciles the CSMS's view."""
         station = station_for(request, station_id)
-        parse_wait(request)
-        try:
-            with transaction.atomic():
-                call = services.local_list_reconcile(station=station, requested_by=request.user, source="api")
-        except CallRefused as exc:
-            raise_refused(exc)
-        return respond_with_call(request, call)
+        return command_response(request, lambda: services.local_list_reconcile(
+            station=station, requested_by=request.user, source="api"))
 
 
 def wait_for_sync(sync: LocalListSync, seconds: float) -> bool:

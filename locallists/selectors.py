@@ -8,7 +8,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from stations.models import ChargeStation, ConfigurationKey
+from stations.models import ChargeStation
 from stations.selectors import station_config_int
 from transactions.models import AuthorizationStatus, IdTag
 

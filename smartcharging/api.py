@@ -10,8 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from partners.services import partner_of
-from stations.api import CallSerializer, parse_wait, raise_refused, respond_with_call, station_for
-from stations.calls import CallRefused
+from stations.api import CallSerializer, command_response, station_for
 
 from . import selectors, services
 from .models import (
@@ -164,16 +163,6 @@ def _library_profile(request, profile_id: int) -> ChargingProfile:
     return profile
 
 
-def _command(request, send) -> Response:
-    """Run a service that sends a call; refusals become 400/409, the call is answered as the calls API does."""
-    parse_wait(request)
-    try:
-        call = send()
-    except CallRefused as exc:
-        raise_refused(exc)
-    return respond_with_call(request, call)
-
-
 class StationChargingProfilesView(APIView):
     @extend_schema(responses=InstalledProfileSerializer(many=True))
     def get(self, request, station_id: str):
@@ -187,7 +176,7 @@ class StationChargingProfilesView(APIView):
         body = AssignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return _command(request, lambda: services.charging_profile_assign(
+        return command_response(request, lambda: services.charging_profile_assign(
             station=station, profile=profile, connector_id=body.validated_data["connector_id"],
             transaction_id=body.validated_data.get("transaction_id"), requested_by=request.user, source="api",
         ))
@@ -200,7 +189,7 @@ class StationChargingProfilesClearView(APIView):
         body = ClearRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return _command(request, lambda: services.charging_profiles_clear(
+        return command_response(request, lambda: services.charging_profiles_clear(
             station=station, charging_profile_id=data.get("id"), connector_id=data.get("connector_id"),
             purpose=data.get("purpose"), stack_level=data.get("stack_level"), requested_by=request.user, source="api",
         ))
@@ -213,7 +202,7 @@ class StationRemoteStartView(APIView):
         body = RemoteStartRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return _command(request, lambda: services.charging_profile_remote_start(
+        return command_response(request, lambda: services.charging_profile_remote_start(
             station=station, profile=profile, id_tag=body.validated_data["id_tag"],
             connector_id=body.validated_data.get("connector_id"), requested_by=request.user, source="api",
         ))
@@ -280,7 +269,7 @@ class StationCompositeScheduleView(APIView):
         body = CompositeQuerySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return _command(request, lambda: services.composite_schedule_request(
+        return command_response(request, lambda: services.composite_schedule_request(
             station=station, connector_id=data["connector_id"], duration=data["duration"],
             charging_rate_unit=data.get("charging_rate_unit") or None, requested_by=request.user, source="api",
         ))

@@ -236,6 +236,17 @@ def respond_with_call(request, call: Call, serializer_class=CallSerializer) -> R
     return Response(serializer_class(call).data, status=code)
 
 
+def command_response(request, send) -> Response:
+    """Run a service that sends one call: refusals become 400/409, the call is answered as the calls
+    API answers (202, or 200 once finished with ?wait=N)."""
+    parse_wait(request)  # refuse a bad ?wait before sending anything
+    try:
+        call = send()
+    except calls.CallRefused as exc:
+        raise_refused(exc)
+    return respond_with_call(request, call)
+
+
 class StationCallsView(APIView):
     @extend_schema(
         request=CallRequestSerializer,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from certificates.models import CertificateInventory, CertificateRequest, InstalledCertificate
 from csms.testing import connect_station, db, eventually
 from stations.models import ChargeStation, SecurityEvent
-from stations.tests.admin_helpers import admin_session, page_messages  # noqa: F401  (fixture)
+from stations.tests.admin_helpers import page_messages
 
 from .pkitools import make_ca, make_csr, make_leaf, name, pem
 

@@ -13,7 +13,7 @@ from firmware import services
 from firmware.models import DiagnosticsRequest, Firmware, FirmwareUpdate, FirmwareUpdateTarget
 from stations.admin import ChargeStationAdmin
 from stations.models import ChargeStation
-from stations.tests.admin_helpers import admin_session, page_messages  # noqa: F401  (fixture)
+from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

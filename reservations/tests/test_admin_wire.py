@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from csms.testing import connect_station, db, eventually
 from reservations.models import Reservation
-from stations.tests.admin_helpers import admin_session, page_messages  # noqa: F401  (fixture)
+from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

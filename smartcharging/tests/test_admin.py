@@ -3,7 +3,7 @@
 import pytest
 
 from csms.testing import connect_station, db
-from stations.tests.admin_helpers import admin_session, page_messages  # noqa: F401  (fixture)
+from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

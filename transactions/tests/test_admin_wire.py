@@ -8,7 +8,7 @@ import pytest
 
 from csms.testing import connect_station, db, eventually
 from stations.models import Call, CallStatus
-from stations.tests.admin_helpers import admin_session, page_messages  # noqa: F401  (fixture)
+from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
