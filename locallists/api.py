@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import CallSerializer, command_response, parse_wait, raise_refused, station_for
+from stations.api import CallSerializer, command_response, parse_wait, poll_until, raise_refused, station_for
 from stations.calls import CallRefused
 from transactions.api import id_tags_visible_to
 
@@ -133,13 +132,8 @@ class StationLocalListReconcileView(APIView):
 
 def wait_for_sync(sync: LocalListSync, seconds: float) -> bool:
     """Poll until the sync has finished or `seconds` pass (works whichever node holds the station)."""
-    deadline = time.monotonic() + seconds
-    delay = 0.05
-    while True:
+    def finished() -> bool:
         sync.refresh_from_db(fields=["finished_at"])
-        if sync.finished_at is not None:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.5)
+        return sync.finished_at is not None
+
+    return poll_until(finished, seconds)

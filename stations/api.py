@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -203,14 +203,32 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Call.objects.filter(station__in=stations_visible_to(self.request.user)).select_related("requested_by")
 
 
-def wait_for_call(call: Call, seconds: float) -> Call:
-    """Poll until the call finishes or `seconds` pass; works whichever node holds the station."""
+def poll_until(done, seconds: float) -> bool:
+    """Poll `done()` until it is true or `seconds` pass; works whichever node holds the station.
+
+    Between polls the request's database connection goes back to the pool, so that partners
+    waiting on slow stations never starve the station path of connections.
+    """
     deadline = time.monotonic() + seconds
     delay = 0.01  # most answers come within tens of milliseconds; back off from there
-    while not call.finished and time.monotonic() < deadline:
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+    while not done():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if not connection.in_atomic_block:
+            connection.close()
+        time.sleep(min(delay, remaining))
         delay = min(delay * 1.5, 0.5)
+    return True
+
+
+def wait_for_call(call: Call, seconds: float) -> Call:
+    def finished() -> bool:
         call.refresh_from_db()
+        return call.finished
+
+    if not call.finished:
+        poll_until(finished, seconds)
     return call
 
 
