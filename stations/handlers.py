@@ -6,7 +6,7 @@ from django.utils import timezone
 from csms.ocpp.router import CallContext, handles
 
 from . import datatransfer, services
-from .models import Direction, RegistrationStatus
+from .models import Direction
 
 
 def now_iso() -> str:
@@ -54,6 +54,3 @@ def data_transfer(ctx: CallContext, payload: dict) -> dict:
 def security_event_notification(ctx: CallContext, payload: dict) -> dict:
     services.security_event_record(station_id=ctx.station_id, payload=payload)
     return {}
-
-
-__all__ = ["RegistrationStatus"]

@@ -23,7 +23,6 @@ from .models import (
     Connector,
     ConnectorStatus,
     DataTransferRecord,
-    Direction,
     MessageLog,
     Node,
     ProcessedCall,
@@ -328,6 +327,3 @@ def security_event_record(*, station_id: str, payload: dict) -> SecurityEvent:
         timestamp=parse_datetime(payload["timestamp"]),
         tech_info=payload.get("techInfo", ""),
     )
-
-
-__all__ = ["Direction"]
