@@ -20,6 +20,7 @@ run: install
 	PORT=$(PORT) $(PY) -m csms.node
 
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: install

@@ -121,7 +121,7 @@ def create_fixtures(count: int) -> Fixtures:
 
 def persisted_counts(fixtures: Fixtures) -> dict:
     """What the CSMS stored for this run's stations: the proof that the load was really processed."""
-    from stations.models import Call, MessageLog, ProcessedCall
+    from csms.ocpp.models import Call, MessageLog, ProcessedCall
     from transactions.models import MeterValue, Transaction
 
     ids = fixtures.station_ids
@@ -138,7 +138,9 @@ def persisted_counts(fixtures: Fixtures) -> dict:
 def delete_fixtures(fixtures: Fixtures) -> None:
     from django.contrib.auth import get_user_model
 
-    from stations.models import ChargeStation, MessageLog
+    from csms.ocpp.models import MessageLog
+
+    from stations.models import ChargeStation
     from transactions.models import IdTag
 
     ids = [*fixtures.station_ids, fixtures.warmup_id]

@@ -86,7 +86,7 @@ def process(station: Station, action: str, message_id: str):
     """The consumer's work for one Call, minus the socket: validate, then run_db's unit of work."""
     from csms.db import _with_connection_hygiene
     from csms.ocpp.schemas import validate_request, validate_response
-    from stations.services import inbound_call_process
+    from csms.ocpp.processing import inbound_call_process
 
     payload = station.payload(action)
     validate_request(action, payload)

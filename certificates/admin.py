@@ -17,9 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from stations.admin import BLUE, GREEN, GREY, ORANGE, RED, StationFilter, admin_link, badge, online_badge, station_link
-from stations.admin_actions import CallActionsMixin, Refusal, Target, each_station, make_call_action, station_spec
-from stations.calls import CallRefused
+from csms.admin.actions import CallActionsMixin, Refusal, Target, each_station, make_call_action, station_spec
+from csms.admin.filters import StationFilter
+from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, admin_link, badge, call_link, online_badge, station_link
+from csms.admin.records import StationColumnMixin
+from csms.errors import DomainError
+from csms.ocpp.permissions import may_send_calls
 
 from . import forms, selectors, services
 from .models import (
@@ -53,12 +56,8 @@ def pem_block(text: str):
     return format_html('<pre style="margin:0;white-space:pre-wrap;font-size:11px">{}</pre>', text) if text else "—"
 
 
-def call_link(call_id):
-    return admin_link("call", call_id, f"call #{call_id}") if call_id else "—"
-
-
-def report_refusal(modeladmin, request, label: str, exc: CallRefused) -> None:
-    modeladmin.message_user(request, f"{label}: nothing done — {exc.reason}", messages.ERROR)
+def report_refusal(modeladmin, request, label: str, exc: DomainError) -> None:
+    modeladmin.message_user(request, f"{label}: nothing done — {exc.message}", messages.ERROR)
 
 
 # --- Certificate requests (A02/A03) -----------------------------------------------------------------------------
@@ -85,7 +84,7 @@ def run_step(step: str, row: CertificateRequest, user, chain: str = "") -> Certi
 
 
 @admin.register(CertificateRequest)
-class CertificateRequestAdmin(admin.ModelAdmin):
+class CertificateRequestAdmin(StationColumnMixin, admin.ModelAdmin):
     list_display = ["id", "station_id_link", "status_shown", "how", "common_name", "organization", "key_type",
                     "received_at", "certificate_not_after", "updated_at"]
     list_filter = [StationFilter, "status", "key_type"]
@@ -106,9 +105,6 @@ class CertificateRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, row):
-        return station_link(row.station_id)
 
     @admin.display(description="status", ordering="status")
     def status_shown(self, row):
@@ -146,7 +142,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
                 continue
             try:
                 row = run_step(step, row, request.user)
-            except CallRefused as exc:
+            except DomainError as exc:
                 report_refusal(self, request, f"#{row.pk} ({row.station_id})", exc)
                 continue
             done += 1
@@ -212,7 +208,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
             chain = form.cleaned_data["certificate_chain"] if form is not None else ""
             try:
                 row = run_step(step, row, request.user, chain)
-            except CallRefused as exc:
+            except DomainError as exc:
                 report_refusal(self, request, REQUEST_STEPS[step][0], exc)
                 if form is None:
                     return HttpResponseRedirect(change_url)
@@ -233,7 +229,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstalledCertificate)
-class InstalledCertificateAdmin(admin.ModelAdmin):
+class InstalledCertificateAdmin(StationColumnMixin, admin.ModelAdmin):
     list_display = ["station_id_link", "certificate_type", "subject", "serial_number", "hash_algorithm", "not_after",
                     "source", "updated_at"]
     list_filter = [StationFilter, "certificate_type", "source", "hash_algorithm"]
@@ -256,11 +252,8 @@ class InstalledCertificateAdmin(admin.ModelAdmin):
         return actions
 
     def has_delete_from_station_permission(self, request) -> bool:
-        return request.user.has_perm("stations.add_call")
+        return may_send_calls(request.user)
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, entry):
-        return station_link(entry.station_id)
 
     @admin.display(description="installed by")
     def install_call_link(self, entry):
@@ -285,7 +278,7 @@ class InstalledCertificateAdmin(admin.ModelAdmin):
                 call = services.certificate_delete(station=entry.station, hash_data=entry.hash_data(),
                                                    force=form.cleaned_data["force"], requested_by=request.user,
                                                    source="admin")
-            except CallRefused as exc:
+            except DomainError as exc:
                 report_refusal(self, request, label, exc)
                 continue
             self.message_user(request, format_html("{}: DeleteCertificate sent as {}", label, call_link(call.pk)))
@@ -293,7 +286,7 @@ class InstalledCertificateAdmin(admin.ModelAdmin):
 
 
 @admin.register(CertificateInventory)
-class CertificateInventoryAdmin(admin.ModelAdmin):
+class CertificateInventoryAdmin(StationColumnMixin, admin.ModelAdmin):
     list_display = ["station_id_link", "certificate_type", "last_status", "reported_at", "uncertain", "note"]
     list_filter = [StationFilter, "certificate_type", "uncertain"]
     readonly_fields = ["station", "certificate_type", "last_status", "reported_at", "uncertain", "note", "updated_at"]
@@ -304,9 +297,6 @@ class CertificateInventoryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, row):
-        return station_link(row.station_id)
 
 
 # --- Per station: the Calls that manage certificates ----------------------------------------------------------------

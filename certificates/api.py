@@ -9,8 +9,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import CallSerializer, command_response, raise_refused, station_for
-from stations.calls import CallRefused
+from csms.api.calls import CallSerializer, command_response
+from stations.selectors import station_for
 
 from . import selectors, services
 from .models import CertificateRequest, CertificateUse, HashAlgorithm, InstalledCertificate, RequestStatus
@@ -83,7 +83,7 @@ class StationCertificatesView(APIView):
     @extend_schema(responses=InstalledCertificateSerializer(many=True),
                    parameters=[OpenApiParameter("certificate_type", str, enum=CertificateUse.values)])
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         rows = selectors.installed_certificates(station.pk, request.query_params.get("certificate_type") or None)
         return Response(InstalledCertificateSerializer(rows[:MAX_LISTED], many=True).data)
 
@@ -91,7 +91,7 @@ class StationCertificatesView(APIView):
 class StationCertificateInstallView(APIView):
     @extend_schema(request=InstallSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = InstallSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return command_response(request, lambda: services.certificate_install(
@@ -102,7 +102,7 @@ class StationCertificateInstallView(APIView):
 class StationCertificateDeleteView(APIView):
     @extend_schema(request=DeleteSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = DeleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -117,7 +117,7 @@ class StationCertificateDeleteView(APIView):
 class StationCertificateRefreshView(APIView):
     @extend_schema(request=RefreshSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return command_response(request, lambda: services.installed_certificates_refresh(
@@ -132,7 +132,7 @@ class StationCertificateRequestsView(APIView):
     @extend_schema(responses=CertificateRequestSerializer(many=True),
                    parameters=[OpenApiParameter("status", str, enum=RequestStatus.values)])
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         rows = selectors.certificate_requests(station.pk, request.query_params.get("status") or None)
         return Response(CertificateRequestSerializer(rows[:MAX_LISTED], many=True).data)
 
@@ -140,7 +140,7 @@ class StationCertificateRequestsView(APIView):
 class StationCertificateRequestView(APIView):
     @extend_schema(responses=CertificateRequestSerializer)
     def get(self, request, station_id: str, pk: int):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         row = get_object_or_404(selectors.certificate_requests(station.pk), pk=pk)
         return Response(CertificateRequestSerializer(row).data)
 
@@ -150,7 +150,7 @@ class StationCertificateTriggerView(APIView):
 
     @extend_schema(request=None, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         return command_response(request, lambda: services.signing_trigger_send(
             station=station, requested_by=request.user, source="api"))
 
@@ -159,12 +159,9 @@ class _RequestActionView(APIView):
     """One step on a certificate request; answers the request as it stands afterwards."""
 
     def act(self, request, station_id: str, pk: int, perform) -> Response:
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         row = get_object_or_404(selectors.certificate_requests(station.pk), pk=pk)
-        try:
-            row = perform(row)
-        except CallRefused as exc:
-            raise_refused(exc)
+        row = perform(row)
         return Response(CertificateRequestSerializer(row).data)
 
 

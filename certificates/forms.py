@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from stations.forms import CallForm
+from csms.admin.forms import CallForm
 
 from . import pki
 from .models import CertificateUse

@@ -53,7 +53,7 @@ class CertificateRequest(models.Model):
     status = models.CharField(max_length=20, choices=RequestStatus.choices)
     detail = models.TextField(blank=True, help_text="Why it was rejected or failed, what it waits for.")
     # A02: the ExtendedTriggerMessage(SignChargePointCertificate) that asked for it; empty for A03.
-    trigger_call = models.OneToOneField("stations.Call", null=True, blank=True, on_delete=models.SET_NULL,
+    trigger_call = models.OneToOneField("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
 
     # The CSR as received, and what it says.
@@ -72,7 +72,7 @@ class CertificateRequest(models.Model):
     certificate_not_after = models.DateTimeField(null=True, blank=True)
     signed_by = models.CharField(max_length=300, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
-    delivery_call = models.OneToOneField("stations.Call", null=True, blank=True, on_delete=models.SET_NULL,
+    delivery_call = models.OneToOneField("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="+", help_text="The CertificateSigned call.")
     answered_at = models.DateTimeField(null=True, blank=True)
 
@@ -102,7 +102,7 @@ class InstalledCertificate(models.Model):
     not_after = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=[("reported", "reported by the station"),
                                                       ("installed", "installed by the CSMS")])
-    install_call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    install_call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -9,8 +9,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from stations.calls import CallRefused, StationOffline, call_enqueue
-from stations.models import Call, CallStatus, ChargeStation
+from csms.errors import DomainError, Invalid, NotFound
+from csms.ocpp.calls import StationOffline, call_enqueue
+from csms.ocpp.models import Call, CallStatus
+from stations.models import ChargeStation
 
 from . import pki, selectors, signers
 from .models import (
@@ -33,7 +35,7 @@ TRIGGER_WINDOW = timedelta(hours=1)
 UPLOADABLE_STATUSES = (*SIGNABLE_STATUSES, *DELIVERABLE_STATUSES, RequestStatus.STATION_REJECTED)
 
 
-class CertificateRefused(CallRefused):
+class CertificateRefused(Invalid):
     """Nothing was done: the request is in the wrong state, the material is wrong (400)."""
 
 
@@ -169,8 +171,8 @@ def certificate_request_sign_automatically(*, request_id: int) -> CertificateReq
     recorded on the request for an operator (A02/A03 error handling), nothing is raised."""
     try:
         return certificate_request_sign(request_id=request_id, require_online=False)
-    except CallRefused as exc:
-        logger.warning("certificate request #%s not signed: %s", request_id, exc.reason)
+    except DomainError as exc:
+        logger.warning("certificate request #%s not signed: %s", request_id, exc.message)
         return CertificateRequest.objects.get(pk=request_id)
 
 
@@ -204,7 +206,7 @@ def certificate_request_sign(*, request_id: int, requested_by=None, source: str 
         try:
             _store_chain(request, chain, signed_by=signer.name)
         except CertificateRefused as exc:
-            return _signing_failed(request, f"{signer.name} returned an unusable certificate: {exc.reason}")
+            return _signing_failed(request, f"{signer.name} returned an unusable certificate: {exc.message}")
         return _deliver_or_note(request, requested_by=requested_by, source=source, require_online=require_online)
 
 
@@ -246,7 +248,7 @@ def _locked(request_id: int) -> CertificateRequest:
     try:
         return CertificateRequest.objects.select_for_update().get(pk=request_id)
     except CertificateRequest.DoesNotExist:
-        raise CertificateRefused(f"no certificate request #{request_id}", status=404) from None
+        raise NotFound(f"no certificate request #{request_id}") from None
 
 
 def _require_online(station_id: str) -> None:
@@ -297,11 +299,11 @@ def _deliver_or_note(request: CertificateRequest, *, requested_by, source: str, 
         call = call_enqueue(station=request.station_id, action="CertificateSigned",
                             payload={"certificateChain": request.certificate_chain}, requested_by=requested_by,
                             source=source, context={"certificate_request": request.pk})
-    except CallRefused as exc:
+    except DomainError as exc:
         if require_online:
             raise
         request.status = RequestStatus.UNDELIVERED
-        request.detail = f"signed, not sent: {exc.reason}"
+        request.detail = f"signed, not sent: {exc.message}"
         request.save(update_fields=["status", "detail", "updated_at"])
         return request
     request.status = RequestStatus.SENT
@@ -493,6 +495,6 @@ def _inventory(station_id: str, certificate_type: str, **fields) -> None:
 def _refresh_quietly(station_id: str, certificate_type: str) -> None:
     try:
         installed_certificates_refresh(station=station_id, certificate_type=certificate_type, source="system")
-    except CallRefused as exc:
-        _inventory(station_id, certificate_type, uncertain=True, note=f"could not re-read the list: {exc.reason}"[:300])
+    except DomainError as exc:
+        _inventory(station_id, certificate_type, uncertain=True, note=f"could not re-read the list: {exc.message}"[:300])
 

@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from stations.consumers import OCPPConsumer, RefuseConsumer  # noqa: E402
+from csms.ocpp.consumer import OCPPConsumer, RefuseConsumer  # noqa: E402
 
 websocket_urlpatterns = [
     re_path(r"^ocpp/(?P<charge_box_id>[^/]+)$", OCPPConsumer.as_asgi()),

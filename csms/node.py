@@ -82,12 +82,12 @@ class NodeServer(daphne.server.Server):
 
 async def _report_alive():
     from csms.db import run_db
-    from stations.consumers import held_stations
-    from stations.services import node_report
+    from csms.ocpp import directory
+    from csms.ocpp.consumer import held_stations
 
     while True:
         try:
-            await run_db(node_report, name=settings.CSMS_NODE_NAME, held=dict(held_stations))
+            await run_db(directory.get().node_report, name=settings.CSMS_NODE_NAME, held=dict(held_stations))
         except Exception:
             logger.exception("could not report node %s alive", settings.CSMS_NODE_NAME)
         await asyncio.sleep(NODE_REPORT_INTERVAL)
@@ -98,11 +98,11 @@ class NodeCommandLineInterface(CommandLineInterface):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from stations.services import node_start
+    from csms.ocpp import directory
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
-    released = node_start(name=settings.CSMS_NODE_NAME)
+    released = directory.get().node_started(name=settings.CSMS_NODE_NAME)
     if released:
         logger.info("node %s restarted: %d stations it held marked offline", settings.CSMS_NODE_NAME, released)
     args = [

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "csms.ocpp",
     "partners",
     "stations",
     "transactions",
@@ -171,10 +172,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic jobs. Without REDIS_URL the node runs the same schedule in process (csms/scheduler.py).
 CELERY_BEAT_SCHEDULE = {
-    "prune-message-log": {"task": "stations.tasks.prune_message_log", "schedule": 3600.0},
-    "prune-processed-calls": {"task": "stations.tasks.prune_processed_calls", "schedule": 3600.0},
+    "prune-message-log": {"task": "csms.ocpp.tasks.prune_message_log", "schedule": 3600.0},
+    "prune-processed-calls": {"task": "csms.ocpp.tasks.prune_processed_calls", "schedule": 3600.0},
     "mark-orphaned-stations-offline": {"task": "stations.tasks.mark_orphaned_stations_offline", "schedule": 60.0},
-    "expire-stale-calls": {"task": "stations.tasks.expire_stale_calls", "schedule": 30.0},
+    "expire-stale-calls": {"task": "csms.ocpp.tasks.expire_stale_calls", "schedule": 30.0},
     "expire-reservations": {"task": "reservations.tasks.expire_reservations", "schedule": 30.0},
     "sync-outdated-local-lists": {"task": "locallists.tasks.sync_outdated_local_lists", "schedule": 300.0},
     "send-waiting-firmware-updates": {"task": "firmware.tasks.send_waiting_firmware_updates", "schedule": 60.0},
@@ -210,9 +211,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "csms.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "csms.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "csms.api.exception_handler",
+    "EXCEPTION_HANDLER": "csms.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": False,
 }
@@ -225,6 +226,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- OCPP ---------------------------------------------------------------------------------------
+# The model the OCPP runtime's rows (calls, processed calls, message log) point at, as Django's
+# AUTH_USER_MODEL names the user model: the runtime knows stations by this name only.
+CSMS_STATION_MODEL = "stations.ChargeStation"
 CSMS_HEARTBEAT_INTERVAL = env_int("CSMS_HEARTBEAT_INTERVAL", 300)
 CSMS_CALL_TIMEOUT = env_int("CSMS_CALL_TIMEOUT", 30)
 CSMS_AUTO_REGISTER = env_bool("CSMS_AUTO_REGISTER")

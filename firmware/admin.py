@@ -17,22 +17,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from stations.admin import (
-    BLUE,
-    GREEN,
-    GREY,
-    ORANGE,
-    RED,
-    ChargeStationAdmin,
-    InputFilter,
-    ReadOnlyAdmin,
-    StationFilter,
-    admin_link,
-    badge,
-    online_badge,
-    station_link,
-)
-from stations.calls import CallRefused
+from csms.admin.actions import station_list_action
+from csms.admin.filters import InputFilter, StationFilter
+from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, admin_link, badge, call_link, online_badge, station_link
+from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.errors import DomainError
+from csms.ocpp.permissions import may_send_calls
 
 from . import conf, selectors, services
 from .forms import DiagnosticsForm, FirmwareAdminForm, UpdateFirmwareForm
@@ -75,14 +65,8 @@ def state_badge(state: str, label: str = ""):
     return badge(label or state, STATE_COLOURS.get(state, GREY))
 
 
-def call_link(call_id):
-    if call_id is None:
-        return "—"
-    return format_html('<a href="{}">call #{}</a>', reverse("admin:stations_call_change", args=[call_id]), call_id)
-
-
 def has_send_call_permission(request) -> bool:
-    return request.user.has_perm("stations.add_call")
+    return may_send_calls(request.user)
 
 
 def summary_badges(update: FirmwareUpdate):
@@ -94,14 +78,11 @@ def summary_badges(update: FirmwareUpdate):
 # --- Status reports ----------------------------------------------------------------------------------------
 
 
-class StatusReportAdmin(ReadOnlyAdmin):
+class StatusReportAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display_links = ["received_at"]
     date_hierarchy = "received_at"
     search_fields = ["=station__id"]
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, report):
-        return station_link(report.station_id)
 
     @admin.display(description="status", ordering="status")
     def state(self, report):
@@ -313,7 +294,7 @@ class FirmwareUpdateAdmin(admin.ModelAdmin):
 
 
 @admin.register(FirmwareUpdateTarget)
-class FirmwareUpdateTargetAdmin(ReadOnlyAdmin):
+class FirmwareUpdateTargetAdmin(StationColumnMixin, ReadOnlyAdmin):
     """Every station of every firmware update, with what it reported."""
 
     list_display = ["id", "station_id_link", "update_link", "state_shown", "status_shown", "detail", "call_shown",
@@ -327,9 +308,6 @@ class FirmwareUpdateTargetAdmin(ReadOnlyAdmin):
               "firmware_version_before", "download_count", "last_download_at", "reports", "created_at", "updated_at"]
     readonly_fields = fields
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, target):
-        return station_link(target.station_id)
 
     @admin.display(description="firmware update", ordering="update_id")
     def update_link(self, target):
@@ -358,7 +336,7 @@ class FirmwareUpdateTargetAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DiagnosticsRequest)
-class DiagnosticsRequestAdmin(ReadOnlyAdmin):
+class DiagnosticsRequestAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["id", "created_at", "station_id_link", "what", "state_shown", "status_shown", "file_link",
                     "file_size", "call_shown"]
     list_filter = [StationFilter, "kind", "log_type", "state"]
@@ -382,9 +360,6 @@ class DiagnosticsRequestAdmin(ReadOnlyAdmin):
             raise Http404("no uploaded file")
         return serve_file(request, row.file, row.stored_name)
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, row):
-        return station_link(row.station_id)
 
     @admin.display(description="request", ordering="kind")
     def what(self, row):
@@ -446,6 +421,7 @@ def render_station_action(modeladmin, request, queryset, *, form, action: str, t
     })
 
 
+@station_list_action
 @admin.action(description="Update firmware…", permissions=["send_call"])
 def update_firmware(modeladmin, request, queryset):
     form = UpdateFirmwareForm(request.POST if "apply" in request.POST else None)
@@ -455,8 +431,8 @@ def update_firmware(modeladmin, request, queryset):
                 stations=list(queryset), **form.service_arguments(), base_url=services.public_base_url(request),
                 requested_by=request.user, source="admin",
             )
-        except CallRefused as exc:
-            form.add_error(None, exc.reason)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
         else:
             summary = selectors.firmware_update_summary(update)
             modeladmin.message_user(request, format_html(
@@ -468,6 +444,7 @@ def update_firmware(modeladmin, request, queryset):
                                  offline_note="offline: sent when it connects")
 
 
+@station_list_action
 @admin.action(description="Request diagnostics / logs…", permissions=["send_call"])
 def request_diagnostics(modeladmin, request, queryset):
     form = DiagnosticsForm(request.POST if "apply" in request.POST else None)
@@ -478,8 +455,8 @@ def request_diagnostics(modeladmin, request, queryset):
                 created.append(services.diagnostics_request_create(
                     station=station, **form.service_arguments(), base_url=services.public_base_url(request),
                     requested_by=request.user, source="admin"))
-            except CallRefused as exc:
-                refused.append((station.pk, exc.reason))
+            except DomainError as exc:
+                refused.append((station.pk, exc.message))
         for station_id, reason in refused[:20]:
             modeladmin.message_user(request, f"Not requested from {station_id}: {reason}", messages.ERROR)
         if not created:
@@ -494,6 +471,3 @@ def request_diagnostics(modeladmin, request, queryset):
                                  title="Request diagnostics / logs", submit="Send the request",
                                  offline_note="offline: it will not be asked")
 
-
-# The stations' admin belongs to the stations app; firmware brings its own actions to it.
-ChargeStationAdmin.actions = [*ChargeStationAdmin.actions, update_firmware, request_diagnostics]

@@ -14,8 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import parse_wait, raise_refused, station_for, stations_visible_to, wait_for_call
-from stations.calls import CallRefused
+from csms.api.waiting import parse_wait, wait_for_call
+from stations.selectors import station_for, stations_visible_to
 
 from . import selectors, services
 from .models import (
@@ -158,16 +158,13 @@ class FirmwareUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
             firmware = selectors.firmware_files_visible_to(request.user).filter(pk=data["firmware"]).first()
             if firmware is None:
                 raise serializers.ValidationError({"firmware": f"no firmware {data['firmware']}"})
-        try:
-            update = services.firmware_update_create(
-                stations=stations, firmware=firmware, location=data.get("location") or "",
-                retrieve_date=data.get("retrieve_date"), retries=data.get("retries"),
-                retry_interval=data.get("retry_interval"), signed=data.get("signed"), install_date=data.get("install_date"),
-                signing_certificate=data.get("signing_certificate") or "", signature=data.get("signature") or "",
-                base_url=services.public_base_url(request), requested_by=request.user, source="api",
-            )
-        except CallRefused as exc:
-            raise_refused(exc)
+        update = services.firmware_update_create(
+            stations=stations, firmware=firmware, location=data.get("location") or "",
+            retrieve_date=data.get("retrieve_date"), retries=data.get("retries"),
+            retry_interval=data.get("retry_interval"), signed=data.get("signed"), install_date=data.get("install_date"),
+            signing_certificate=data.get("signing_certificate") or "", signature=data.get("signature") or "",
+            base_url=services.public_base_url(request), requested_by=request.user, source="api",
+        )
         return Response(self.get_serializer(self._fresh(update.pk)).data, status=status.HTTP_201_CREATED)
 
     def _stations(self, station_ids: list[str]):
@@ -243,7 +240,7 @@ class StationDiagnosticsView(APIView):
     @extend_schema(responses=DiagnosticsSerializer(many=True))
     def get(self, request, station_id: str):
         """This station's latest diagnostics/log requests (all of them: /api/v1/diagnostics/?station=)."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         rows = DiagnosticsRequest.objects.filter(station=station).order_by("-created_at", "-id")[:STATION_DIAGNOSTICS_LIMIT]
         return Response(DiagnosticsSerializer(rows, many=True, context={"request": request}).data)
 
@@ -251,20 +248,17 @@ class StationDiagnosticsView(APIView):
                    parameters=[WAIT_PARAMETER])
     def post(self, request, station_id: str):
         """GetDiagnostics, or GetLog with `log_type`: 202 (409 when the station is not connected)."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         wait = parse_wait(request)
         body = DiagnosticsCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            row = services.diagnostics_request_create(
-                station=station, log_type=data.get("log_type") or "", start_time=data.get("start_time"),
-                stop_time=data.get("stop_time"), retries=data.get("retries"), retry_interval=data.get("retry_interval"),
-                location=data.get("location") or "", base_url=services.public_base_url(request),
-                requested_by=request.user, source="api",
-            )
-        except CallRefused as exc:
-            raise_refused(exc)
+        row = services.diagnostics_request_create(
+            station=station, log_type=data.get("log_type") or "", start_time=data.get("start_time"),
+            stop_time=data.get("stop_time"), retries=data.get("retries"), retry_interval=data.get("retry_interval"),
+            location=data.get("location") or "", base_url=services.public_base_url(request),
+            requested_by=request.user, source="api",
+        )
         finished = False
         if wait:
             finished = wait_for_call(row.call, wait).finished

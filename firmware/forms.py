@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from stations.calls import CallRefused
+from csms.errors import DomainError
 
 from . import services
 from .models import Firmware, LogType
@@ -31,8 +31,8 @@ class FirmwareAdminForm(forms.ModelForm):
                 signing_certificate=(cleaned.get("signing_certificate") or "").strip(),
                 signature=(cleaned.get("signature") or "").strip(),
             )
-        except CallRefused as exc:
-            raise forms.ValidationError(exc.reason) from None
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
         return cleaned
 
 

@@ -142,7 +142,7 @@ class FirmwareUpdateTarget(models.Model):
     status_at = models.DateTimeField(null=True, blank=True)
     answer = models.CharField(max_length=30, blank=True, help_text="SignedUpdateFirmware.conf status.")
     detail = models.CharField(max_length=300, blank=True)
-    call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Last sign of life of this update (sent, answered, reported): what the watch job measures.
@@ -229,7 +229,7 @@ class DiagnosticsRequest(models.Model):
     # False when the caller gave its own location (an FTP server): the file never reaches the CSMS.
     served_by_csms = models.BooleanField(default=True)
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     state = models.CharField(max_length=12, choices=DiagnosticsState.choices, default=DiagnosticsState.PENDING)
     status = models.CharField(max_length=30, blank=True, help_text="The last status the station reported.")
     status_at = models.DateTimeField(null=True, blank=True)

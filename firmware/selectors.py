@@ -9,8 +9,8 @@ from datetime import timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from partners.services import partner_of
-from stations.api import stations_visible_to
+from partners.selectors import partner_of
+from stations.selectors import stations_visible_to
 
 from . import conf
 from .models import (

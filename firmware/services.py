@@ -18,9 +18,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from csms.ocpp.schemas import parse_datetime
-from partners.services import partner_of
-from stations.calls import CallRefused, StationOffline, call_enqueue, call_validate
-from stations.models import Call, ChargeStation
+from partners.selectors import partner_of
+from csms.errors import DomainError, Invalid
+from csms.ocpp.calls import StationOffline, call_enqueue, call_validate
+from csms.ocpp.models import Call
+from stations.models import ChargeStation
 
 from . import conf, selectors
 from .models import (
@@ -88,18 +90,18 @@ def public_base_url(request=None) -> str:
         return configured
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
-    raise CallRefused("CSMS_PUBLIC_URL is not set and there is no request to derive the CSMS's address from")
+    raise Invalid("CSMS_PUBLIC_URL is not set and there is no request to derive the CSMS's address from")
 
 
 def location_validate(location: str, *, max_length: int | None = None) -> str:
     location = (location or "").strip()
     parts = urlsplit(location)
     if parts.scheme.lower() not in LOCATION_SCHEMES or not parts.netloc:
-        raise CallRefused(f"location must be an absolute {', '.join(sorted(LOCATION_SCHEMES))} URL")
+        raise Invalid(f"location must be an absolute {', '.join(sorted(LOCATION_SCHEMES))} URL")
     if any(char.isspace() or ord(char) < 32 for char in location):
-        raise CallRefused("location must not contain spaces or control characters")
+        raise Invalid("location must not contain spaces or control characters")
     if max_length is not None and len(location) > max_length:
-        raise CallRefused(f"location has at most {max_length} characters here")
+        raise Invalid(f"location has at most {max_length} characters here")
     return location
 
 
@@ -133,13 +135,13 @@ def firmware_file_describe(*, firmware: Firmware) -> Firmware:
 def firmware_validate(*, has_file: bool, external_location: str, signing_certificate: str, signature: str) -> None:
     """What a firmware entry must be: a file or a location, and a complete signature or none."""
     if has_file == bool(external_location):
-        raise CallRefused("give either a file or an external location")
+        raise Invalid("give either a file or an external location")
     if external_location:
         location_validate(external_location)
     if bool(signing_certificate) != bool(signature):
-        raise CallRefused("a signed firmware needs both the signing certificate and the signature")
+        raise Invalid("a signed firmware needs both the signing certificate and the signature")
     if len(signing_certificate) > SIGNING_CERTIFICATE_MAX or len(signature) > SIGNATURE_MAX:
-        raise CallRefused(f"the certificate has at most {SIGNING_CERTIFICATE_MAX} characters, the signature {SIGNATURE_MAX}")
+        raise Invalid(f"the certificate has at most {SIGNING_CERTIFICATE_MAX} characters, the signature {SIGNATURE_MAX}")
 
 
 def firmware_download_url(*, base_url: str, token: str, filename: str) -> str:
@@ -188,24 +190,24 @@ def firmware_update_create(
     """
     stations = list({station.pk: station for station in stations}.values())
     if not stations:
-        raise CallRefused("stations: name at least one station")
+        raise Invalid("stations: name at least one station")
     if (firmware is None) == (not location):
-        raise CallRefused("give either a location or a stored firmware (one of them)")
+        raise Invalid("give either a location or a stored firmware (one of them)")
     if firmware is not None:
         if not firmware.file and not firmware.external_location:
-            raise CallRefused(f"firmware {firmware.pk} has neither a file nor a location")
+            raise Invalid(f"firmware {firmware.pk} has neither a file nor a location")
         signing_certificate = signing_certificate or firmware.signing_certificate
         signature = signature or firmware.signature
     if signed is None:
         signed = bool(signing_certificate and signature)
     if signed and not (signing_certificate and signature):
-        raise CallRefused("a signed update (SignedUpdateFirmware) needs signing_certificate and signature, "
+        raise Invalid("a signed update (SignedUpdateFirmware) needs signing_certificate and signature, "
                           "given here or stored with the firmware")
     if install_date is not None and not signed:
-        raise CallRefused("install_date exists only for signed updates (SignedUpdateFirmware)")
+        raise Invalid("install_date exists only for signed updates (SignedUpdateFirmware)")
     for name, value in (("retries", retries), ("retry_interval", retry_interval)):
         if value is not None and value < 0:
-            raise CallRefused(f"{name} must not be negative")
+            raise Invalid(f"{name} must not be negative")
     max_length = SIGNED_LOCATION_MAX if signed else None
     if firmware is None:
         location = location_validate(location, max_length=max_length)
@@ -275,9 +277,9 @@ def _target_send(target: FirmwareUpdateTarget, *, requested_by=None, source: str
         target.detail = "the station is not connected: sent when it connects"
         target.save(update_fields=["state", "detail", "updated_at"])
         return False
-    except CallRefused as exc:
+    except DomainError as exc:
         target.state = TargetState.ERROR
-        target.detail = exc.reason[:300]
+        target.detail = exc.message[:300]
         target.save(update_fields=["state", "detail", "updated_at"])
         return False
     now = timezone.now()
@@ -506,7 +508,7 @@ def _target_probe(target: FirmwareUpdateTarget) -> bool:
         with transaction.atomic():
             call_enqueue(station=target.station_id, action=action, payload={"requestedMessage": "FirmwareStatusNotification"},
                          source="system", context={"firmware_update_target": target.pk, "reason": "probe"})
-    except CallRefused:
+    except DomainError:
         return False
     target.probed_at = timezone.now()
     target.save(update_fields=["probed_at", "updated_at"])
@@ -537,12 +539,12 @@ def diagnostics_request_create(
     """Send GetDiagnostics (no log type) or GetLog; the station uploads to a location the CSMS serves
     unless the caller names its own (an FTP server, for stations that upload nothing else)."""
     if log_type and log_type not in LogType.values:
-        raise CallRefused(f"log_type must be one of {', '.join(LogType.values)} (or absent for GetDiagnostics)")
+        raise Invalid(f"log_type must be one of {', '.join(LogType.values)} (or absent for GetDiagnostics)")
     if start_time and stop_time and stop_time < start_time:
-        raise CallRefused("stop_time must not be before start_time")
+        raise Invalid("stop_time must not be before start_time")
     for name, value in (("retries", retries), ("retry_interval", retry_interval)):
         if value is not None and value < 0:
-            raise CallRefused(f"{name} must not be negative")
+            raise Invalid(f"{name} must not be negative")
     kind = DiagnosticsKind.LOG if log_type else DiagnosticsKind.DIAGNOSTICS
     if location:
         location = location_validate(location, max_length=SIGNED_LOCATION_MAX if log_type else None)

@@ -9,8 +9,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from stations.admin import StationFilter, station_link
-from stations.calls import CallRefused
+from csms.admin.filters import StationFilter
+from csms.admin.presentation import station_link
+from csms.errors import DomainError
+from csms.ocpp.permissions import may_send_calls
 
 from . import services
 from .models import LocalList, LocalListEntry, LocalListSync
@@ -80,7 +82,7 @@ class LocalListAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
     def has_send_permission(self, request) -> bool:
-        return request.user.has_perm("stations.add_call")
+        return may_send_calls(request.user)
 
     @admin.action(description="Sync local list with the station (SendLocalList)", permissions=["change", "send"])
     def sync_lists(self, request, queryset):
@@ -95,10 +97,10 @@ class LocalListAdmin(admin.ModelAdmin):
     def _sync(self, request, local_list: LocalList) -> None:
         try:
             sync = services.local_list_sync(station=local_list.station, trigger="admin", requested_by=request.user)
-        except CallRefused as exc:
-            self.message_user(request, f"{local_list.station_id}: {exc.reason}", messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"{local_list.station_id}: {exc.message}", messages.ERROR)
         else:
-            link = format_html('<a href="{}">{} #{}</a>', reverse("admin:stations_call_change", args=[sync.current_call_id]),
+            link = format_html('<a href="{}">{} #{}</a>', reverse("admin:ocpp_call_change", args=[sync.current_call_id]),
                                sync.current_call.action, sync.current_call_id) if sync.current_call_id else "nothing to send"
             self.message_user(request, format_html("{}: sync {} under way ({}).", local_list.station_id, sync.pk, link),
                               messages.SUCCESS)
@@ -107,10 +109,10 @@ class LocalListAdmin(admin.ModelAdmin):
         try:
             with transaction.atomic():
                 call = services.local_list_reconcile(station=local_list.station, requested_by=request.user, source="admin")
-        except CallRefused as exc:
-            self.message_user(request, f"{local_list.station_id}: {exc.reason}", messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"{local_list.station_id}: {exc.message}", messages.ERROR)
         else:
-            link = format_html('<a href="{}">GetLocalListVersion #{}</a>', reverse("admin:stations_call_change", args=[call.pk]), call.pk)
+            link = format_html('<a href="{}">GetLocalListVersion #{}</a>', reverse("admin:ocpp_call_change", args=[call.pk]), call.pk)
             self.message_user(request, format_html("{}: {} sent.", local_list.station_id, link), messages.SUCCESS)
 
     def get_urls(self):

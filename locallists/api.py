@@ -8,9 +8,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations.api import CallSerializer, command_response, parse_wait, poll_until, raise_refused, station_for
-from stations.calls import CallRefused
-from transactions.api import id_tags_visible_to
+from csms.api.calls import CallSerializer, command_response
+from csms.api.waiting import parse_wait, poll_until
+from stations.selectors import station_for
+from transactions.selectors import id_tags_visible_to
 
 from . import services
 from .models import LocalList, LocalListSync, Selection
@@ -83,13 +84,13 @@ class StationLocalListView(APIView):
     @extend_schema(responses=LocalListSerializer)
     def get(self, request, station_id: str):
         """What the station holds as far as the CSMS knows, and how the last sync went."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         return Response(LocalListSerializer(local_list_of(station)).data)
 
     @extend_schema(request=LocalListChangeSerializer, responses=LocalListSerializer)
     def patch(self, request, station_id: str):
         """Choose which tags belong on the list; the list becomes out of date."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = LocalListChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -109,12 +110,9 @@ class StationLocalListSyncView(APIView):
     @extend_schema(request=None, responses={202: LocalListSerializer, 200: LocalListSerializer}, parameters=[WAIT_PARAMETER])
     def post(self, request, station_id: str):
         """Bring the station's list up to date (Differential when possible, Full otherwise): 202."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         wait = parse_wait(request)
-        try:
-            sync = services.local_list_sync(station=station, trigger="api", requested_by=request.user)
-        except CallRefused as exc:
-            raise_refused(exc)
+        sync = services.local_list_sync(station=station, trigger="api", requested_by=request.user)
         finished = wait_for_sync(sync, wait) if wait else False
         code = status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED
         return Response(LocalListSerializer(local_list_of(station)).data, status=code)
@@ -125,7 +123,7 @@ class StationLocalListReconcileView(APIView):
                    parameters=[OpenApiParameter("wait", float, description="seconds to wait for the answer (max 30)")])
     def post(self, request, station_id: str):
         """Ask the station its list version (GetLocalListVersion); its answer reconciles the CSMS's view."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         return command_response(request, lambda: services.local_list_reconcile(
             station=station, requested_by=request.user, source="api"))
 

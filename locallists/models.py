@@ -90,7 +90,7 @@ class LocalListSync(models.Model):
     full_retry = models.BooleanField(default=False)
     calls_sent = models.PositiveIntegerField(default=0)
     updates_sent = models.PositiveIntegerField(default=0, help_text="SendLocalList calls among them.")
-    current_call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    current_call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     detail = models.CharField(max_length=300, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -14,8 +14,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from stations.calls import CallRefused, StationOffline, call_enqueue
-from stations.models import Call, CallStatus, ChargeStation
+from csms.errors import DomainError
+from csms.ocpp.calls import StationOffline, call_enqueue
+from csms.ocpp.models import Call, CallStatus
+from stations.models import ChargeStation
 from transactions.models import IdTag
 
 from . import selectors
@@ -132,8 +134,8 @@ def _continue(local_list: LocalList, sync: LocalListSync, *, force_full: bool = 
     try:
         with transaction.atomic():
             _step(local_list, sync, force_full=force_full)
-    except CallRefused as exc:
-        _finish(local_list, sync, SyncStatus.ERROR, f"could not send the next update: {exc.reason}")
+    except DomainError as exc:
+        _finish(local_list, sync, SyncStatus.ERROR, f"could not send the next update: {exc.message}")
 
 
 def local_list_reconcile(*, station: ChargeStation, requested_by=None, source: str = "system") -> Call:
@@ -324,8 +326,8 @@ def local_lists_sync_outdated() -> int:
         try:
             if local_list_sync(station=station, trigger="beat") is not None:
                 started += 1
-        except CallRefused as exc:  # went offline meanwhile: the next run tries again
-            logger.info("local list of %s not synced: %s", station_id, exc.reason)
+        except DomainError as exc:  # went offline meanwhile: the next run tries again
+            logger.info("local list of %s not synced: %s", station_id, exc.message)
         except Exception:
             logger.exception("local list sync of %s failed to start", station_id)
     return started

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
-from stations.admin import changelist_url
+from csms.admin.presentation import changelist_url
 
 from .models import Partner, PartnerMember
 

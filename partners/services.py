@@ -5,14 +5,6 @@ from rest_framework.authtoken.models import Token
 from .models import Partner, PartnerMember
 
 
-def partner_of(user) -> Partner | None:
-    """The partner a user acts for; None for staff and for users outside any partner."""
-    if user is None or not user.is_authenticated:
-        return None
-    membership = getattr(user, "partner_membership", None)
-    return membership.partner if membership else None
-
-
 @transaction.atomic
 def partner_user_create(*, partner_name: str, username: str) -> tuple[Partner, Token]:
     partner, _ = Partner.objects.get_or_create(name=partner_name)

@@ -1,5 +1,5 @@
 """Reservations per station and connector; creating one sends ReserveNow, cancelling sends
-CancelReservation. Admin code is one call into a service; sending needs `stations.add_call` like
+CancelReservation. Admin code is one call into a service; sending needs `ocpp.add_call` like
 every admin Call (docs/adr/0010-admin-call-actions.md)."""
 
 from django import forms
@@ -10,8 +10,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from stations.admin import GREEN, GREY, ORANGE, PURPLE, RED, StationFilter, badge, connector_badge, station_link
-from stations.calls import CallRefused
+from csms.admin.filters import StationFilter
+from csms.admin import presentation
+from csms.admin.presentation import GREEN, GREY, ORANGE, PURPLE, RED, badge, station_link
+from stations.presentation import connector_badge
+from csms.errors import DomainError
+from csms.ocpp.permissions import may_send_calls
 from stations.models import Connector
 
 from . import services
@@ -27,7 +31,7 @@ STATUS_COLOURS = {
 
 
 def call_link(call) -> str:
-    return format_html('<a href="{}">{} #{}</a>', reverse("admin:stations_call_change", args=[call.pk]), call.action, call.pk)
+    return presentation.call_link(call.pk, f"{call.action} #{call.pk}")
 
 
 class ReservationForm(forms.ModelForm):
@@ -50,8 +54,8 @@ class ReservationForm(forms.ModelForm):
             services.reservation_validate(
                 station=station, connector_id=value("connector_id"), id_tag=value("id_tag"), expiry_date=value("expiry_date")
             )
-        except CallRefused as exc:
-            raise forms.ValidationError(exc.reason) from None
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
         if not station.online:
             raise forms.ValidationError(f"station {station.pk} is not connected")
         return data
@@ -100,7 +104,7 @@ class ReservationAdmin(admin.ModelAdmin):
         return [name for name in SHOWN if name not in editable]
 
     def has_send_permission(self, request) -> bool:
-        return request.user.has_perm("stations.add_call")
+        return may_send_calls(request.user)
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and self.has_send_permission(request)
@@ -127,8 +131,8 @@ class ReservationAdmin(admin.ModelAdmin):
     def _cancel(self, request, reservation: Reservation) -> None:
         try:
             reservation = services.reservation_cancel(reservation=reservation, requested_by=request.user, source="admin")
-        except CallRefused as exc:
-            self.message_user(request, f"Reservation {reservation.pk}: {exc.reason}", messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"Reservation {reservation.pk}: {exc.message}", messages.ERROR)
         else:
             self.message_user(request, format_html("Reservation {}: {} sent.", reservation.pk,
                                                    call_link(reservation.cancel_call)), messages.SUCCESS)

@@ -11,10 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from stations.api import parse_wait, raise_refused, stations_visible_to, wait_for_call
-from stations.calls import CallRefused
+from csms.api.waiting import parse_wait, wait_for_call
 from stations.models import Connector
-from transactions.api import id_tags_visible_to
+from stations.selectors import stations_visible_to
+from transactions.selectors import id_tags_visible_to
 from transactions.models import IdTag
 
 from . import services
@@ -86,13 +86,10 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = body.validated_data
         station = get_object_or_404(stations_visible_to(request.user), pk=data["station"])
         self._check_tag(data["id_tag"])
-        try:
-            reservation = services.reservation_create(
-                station=station, connector_id=data["connector_id"], id_tag=data["id_tag"],
-                expiry_date=data["expiry_date"], requested_by=request.user, source="api", reservation_id=data.get("id"),
-            )
-        except CallRefused as exc:
-            raise_refused(exc)
+        reservation = services.reservation_create(
+            station=station, connector_id=data["connector_id"], id_tag=data["id_tag"],
+            expiry_date=data["expiry_date"], requested_by=request.user, source="api", reservation_id=data.get("id"),
+        )
         if wait:
             wait_for_call(reservation.reserve_call, wait)
             reservation.refresh_from_db()
@@ -109,10 +106,7 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         """Send CancelReservation; the reservation becomes `cancelled` once the station accepts."""
         wait = parse_wait(request)
         reservation = get_object_or_404(self.get_queryset(), pk=pk)
-        try:
-            reservation = services.reservation_cancel(reservation=reservation, requested_by=request.user, source="api")
-        except CallRefused as exc:
-            raise_refused(exc)
+        reservation = services.reservation_cancel(reservation=reservation, requested_by=request.user, source="api")
         finished = False
         if wait:
             finished = wait_for_call(reservation.cancel_call, wait).finished

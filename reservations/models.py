@@ -47,10 +47,10 @@ class Reservation(models.Model):
     detail = models.CharField(max_length=300, blank=True, help_text="Why it ended, or what the station said.")
 
     reserve_call = models.ForeignKey(
-        "stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The ReserveNow whose answer decides the status (the latest, after a replacement).",
     )
-    cancel_call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cancel_call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     transaction = models.ForeignKey(
         "transactions.Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The transaction that used it.",

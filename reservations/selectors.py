@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stations.api import stations_visible_to
+from stations.selectors import stations_visible_to
 from stations.models import Connector
 
 from .models import ACTIVE_STATUSES, Reservation

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stations.calls import CallRefused, call_enqueue
-from stations.models import Call, ChargeStation, ConnectorStatus
+from csms.errors import Invalid
+from csms.ocpp.calls import call_enqueue
+from csms.ocpp.models import Call
+from stations.models import ChargeStation, ConnectorStatus
 from stations.selectors import station_config_bool
 from transactions.models import IdTag
 from transactions.services import same_group
@@ -31,16 +33,16 @@ def ocpp_datetime(value: datetime) -> str:
 def reservation_validate(*, station: ChargeStation, connector_id: int, id_tag: str, expiry_date: datetime) -> None:
     """Refuse, before anything is sent, what the station could only reject."""
     if connector_id < 0:
-        raise CallRefused("connector_id must be 0 (any connector) or a connector number")
+        raise Invalid("connector_id must be 0 (any connector) or a connector number")
     if connector_id == 0 and station_config_bool(station.pk, "ReserveConnectorZeroSupported") is not True:
-        raise CallRefused(
+        raise Invalid(
             f"station {station.pk} does not support reservations on connector 0: its configuration as last read "
             "does not say ReserveConnectorZeroSupported=true (read it with GetConfiguration)"
         )
     if not id_tag or len(id_tag) > 20:
-        raise CallRefused("id_tag must be 1 to 20 characters")
+        raise Invalid("id_tag must be 1 to 20 characters")
     if expiry_date <= timezone.now():
-        raise CallRefused("expiry_date must be in the future")
+        raise Invalid("expiry_date must be in the future")
 
 
 @transaction.atomic
@@ -78,7 +80,7 @@ def reservation_create(
     }
     if reservation.parent_id_tag:
         payload["parentIdTag"] = reservation.parent_id_tag
-    # Raises StationOffline (409) or CallRefused: the atomic block then takes the reservation back.
+    # Raises StationOffline or another domain error: the atomic block then takes the reservation back.
     reservation.reserve_call = call_enqueue(
         station=station, action="ReserveNow", payload=payload, requested_by=requested_by, source=source,
         context={"reservation_id": reservation.pk},
@@ -90,11 +92,11 @@ def reservation_create(
 def _replaced(*, station: ChargeStation, reservation_id: int) -> Reservation:
     existing = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
     if existing is None:
-        raise CallRefused(f"there is no reservation {reservation_id} to replace; leave id out to make a new one")
+        raise Invalid(f"there is no reservation {reservation_id} to replace; leave id out to make a new one")
     if existing.station_id != station.pk:
-        raise CallRefused(f"reservation {reservation_id} belongs to station {existing.station_id}")
+        raise Invalid(f"reservation {reservation_id} belongs to station {existing.station_id}")
     if existing.status not in ACTIVE_STATUSES:
-        raise CallRefused(f"reservation {reservation_id} is {existing.status}; only an active one can be replaced")
+        raise Invalid(f"reservation {reservation_id} is {existing.status}; only an active one can be replaced")
     return existing
 
 
@@ -103,7 +105,7 @@ def reservation_cancel(*, reservation: Reservation, requested_by=None, source: s
     """Send CancelReservation; the reservation becomes `cancelled` when the station accepts."""
     reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
     if reservation.status not in ACTIVE_STATUSES:
-        raise CallRefused(f"reservation {reservation.pk} is {reservation.status}; there is nothing to cancel")
+        raise Invalid(f"reservation {reservation.pk} is {reservation.status}; there is nothing to cancel")
     reservation.cancel_call = call_enqueue(
         station=reservation.station_id, action="CancelReservation", payload={"reservationId": reservation.pk},
         requested_by=requested_by, source=source, context={"reservation_id": reservation.pk},

@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from stations.calls import CallRefused
+from csms.errors import DomainError
 from stations.models import ChargeStation
 
 from . import presentation, selectors, services
@@ -49,11 +49,11 @@ def _intermediate(modeladmin, request, queryset, *, form, action: str, title: st
 def _report_call(modeladmin, request, what: str, send) -> None:
     try:
         call = send()
-    except CallRefused as exc:
-        modeladmin.message_user(request, f"{what}: refused, nothing sent — {exc.reason}", messages.ERROR)
+    except DomainError as exc:
+        modeladmin.message_user(request, f"{what}: refused, nothing sent — {exc.message}", messages.ERROR)
         return
     try:
-        link = reverse("admin:stations_call_change", args=[call.pk])
+        link = reverse("admin:ocpp_call_change", args=[call.pk])
     except NoReverseMatch:
         modeladmin.message_user(request, f"{what}: sent as call #{call.pk}")
         return

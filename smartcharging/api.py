@@ -9,8 +9,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from partners.services import partner_of
-from stations.api import CallSerializer, command_response, station_for
+from partners.selectors import partner_of
+from csms.api.calls import CallSerializer, command_response
+from stations.selectors import station_for
 
 from . import selectors, services
 from .models import (
@@ -166,13 +167,13 @@ def _library_profile(request, profile_id: int) -> ChargingProfile:
 class StationChargingProfilesView(APIView):
     @extend_schema(responses=InstalledProfileSerializer(many=True))
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         return Response(InstalledProfileSerializer(selectors.installed_profiles(station.pk), many=True).data)
 
     @extend_schema(request=AssignRequestSerializer, responses={202: CallSerializer, 200: CallSerializer},
                    parameters=[OpenApiParameter("wait", float, description="seconds to wait for the answer (max 30)")])
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = AssignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
@@ -185,7 +186,7 @@ class StationChargingProfilesView(APIView):
 class StationChargingProfilesClearView(APIView):
     @extend_schema(request=ClearRequestSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = ClearRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -198,7 +199,7 @@ class StationChargingProfilesClearView(APIView):
 class StationRemoteStartView(APIView):
     @extend_schema(request=RemoteStartRequestSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = RemoteStartRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
@@ -211,7 +212,7 @@ class StationRemoteStartView(APIView):
 class StationAssignmentsView(APIView):
     @extend_schema(responses=AssignmentSerializer(many=True))
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         rows = ChargingProfileAssignment.objects.filter(station=station).order_by("-id")[:500]
         return Response(AssignmentSerializer(rows, many=True).data)
 
@@ -250,7 +251,7 @@ class StationCompositeScheduleView(APIView):
     )
     def get(self, request, station_id: str):
         """The composite schedule the CSMS computes from what the station holds, from now."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         query = CompositeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         schedule = selectors.composite_schedule(
@@ -265,7 +266,7 @@ class StationCompositeScheduleView(APIView):
     @extend_schema(request=CompositeQuerySerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         """Ask the station (GetCompositeSchedule); its answer appears under reports/."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         body = CompositeQuerySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -288,6 +289,6 @@ class StationCompositeReportsView(APIView):
     @extend_schema(responses=CompositeReportSerializer(many=True))
     def get(self, request, station_id: str):
         """The station's answers to GetCompositeSchedule, each beside the CSMS's own computation."""
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         rows = StationCompositeSchedule.objects.filter(station=station).order_by("-received_at", "-id")[:200]
         return Response(CompositeReportSerializer(rows, many=True).data)

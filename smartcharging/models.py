@@ -95,7 +95,7 @@ class ChargingProfileAssignment(models.Model):
         "transactions.Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     via = models.CharField(max_length=30, help_text="SetChargingProfile or RemoteStartTransaction")
-    call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=25, choices=AssignmentStatus.choices, default=AssignmentStatus.REQUESTED)
     detail = models.CharField(max_length=255, blank=True)
     requested_by = models.ForeignKey(
@@ -132,7 +132,7 @@ class InstalledChargingProfile(models.Model):
     assignment = models.ForeignKey(
         ChargingProfileAssignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    call = models.ForeignKey("stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    call = models.ForeignKey("ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     installed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -149,7 +149,7 @@ class StationCompositeSchedule(models.Model):
     """A station's answer to GetCompositeSchedule, beside what the CSMS computed for the same window."""
 
     station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="composite_schedules")
-    call = models.OneToOneField("stations.Call", null=True, on_delete=models.SET_NULL, related_name="+")
+    call = models.OneToOneField("ocpp.Call", null=True, on_delete=models.SET_NULL, related_name="+")
     connector_id = models.PositiveIntegerField()
     duration = models.PositiveIntegerField()
     requested_unit = models.CharField(max_length=1, blank=True)

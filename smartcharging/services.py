@@ -1,6 +1,6 @@
 """Writes of smart charging: the library, commands to stations, and the mirror of what they hold.
 
-Commands go out through `stations.calls.call_enqueue`; a refusal before sending raises CallRefused
+Commands go out through `csms.ocpp.calls.call_enqueue`; a refusal before sending raises a domain error
 (400) with the reason, and nothing is sent. The mirror changes only on the station's answers
 (docs/adr/0031-installed-profile-mirror.md).
 """
@@ -16,8 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from csms.ocpp.schemas import parse_datetime
-from stations.calls import CallRefused, call_enqueue
-from stations.models import Call, ChargeStation
+from csms.errors import Invalid
+from csms.ocpp.calls import call_enqueue
+from csms.ocpp.models import Call
+from stations.models import ChargeStation
 from transactions.models import Transaction
 
 from . import selectors
@@ -156,7 +158,7 @@ def library_profile_payload(*, profile: ChargingProfile, charging_profile_id: in
 def _refuse(errors: dict[str, str]) -> None:
     if errors:
         field, reason = next(iter(errors.items()))
-        raise CallRefused(f"{field}: {reason}", details={"errors": errors})
+        raise Invalid(f"{field}: {reason}", details={"errors": errors})
 
 
 def _replaced_by(station_id: str, *, connector_id: int, stack_level: int, purpose: str):

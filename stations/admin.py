@@ -6,245 +6,52 @@ edited: it changes only through the station or through a Call (admin_actions.py)
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import quote, unquote
-from django.template.response import TemplateResponse
+from django.contrib.admin.utils import unquote
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from csms.ocpp.schemas import ALL_ACTIONS, CSMS_ACTIONS
+from csms.admin.actions import CallActionsMixin, make_call_action, station_list_actions
+from csms.admin.filters import ErrorCodeFilter, StationFilter
+from csms.admin.presentation import (
+    MESSAGE_TYPES,
+    call_outcome,
+    call_status_badge,
+    changelist_url,
+    online_badge,
+    pretty_frame,
+    station_link,
+)
+from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.ocpp.models import Call, MessageLog
 
 from . import services
-from .admin_actions import (
-    STATION_CALL_ACTIONS,
-    CallActionsMixin,
-    accept_registration,
-    make_call_action,
-    reject_registration,
-    station_boot_request,
-)
+from .admin_actions import SOURCE, STATION_CALL_ACTIONS, accept_registration, reject_registration
 from .forms import ChargeStationAdminForm
 from .models import (
-    Call,
-    CallStatus,
     ChargeStation,
     ConfigurationKey,
     Connector,
-    ConnectorStatus,
     DataTransferRecord,
-    Direction,
-    MessageLog,
     Node,
-    ProcessedCall,
     RegistrationStatus,
     SecurityEvent,
     StatusNotificationRecord,
 )
-
-# --- Presentation helpers (shared with the other apps' admins) -----------------------------------
-
-BADGE_STYLE = ("display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:11px;"
-               "font-weight:600;white-space:nowrap;background:{}")
-GREEN, BLUE, TEAL, ORANGE, RED, GREY, PURPLE = "#2e7d32", "#1565c0", "#00838f", "#e65100", "#c62828", "#616161", "#6a1b9a"
-
-CONNECTOR_COLOURS = {
-    ConnectorStatus.AVAILABLE: GREEN,
-    ConnectorStatus.PREPARING: TEAL,
-    ConnectorStatus.CHARGING: BLUE,
-    ConnectorStatus.SUSPENDED_EV: ORANGE,
-    ConnectorStatus.SUSPENDED_EVSE: ORANGE,
-    ConnectorStatus.FINISHING: TEAL,
-    ConnectorStatus.RESERVED: PURPLE,
-    ConnectorStatus.UNAVAILABLE: GREY,
-    ConnectorStatus.FAULTED: RED,
-}
-CALL_COLOURS = {
-    CallStatus.PENDING: GREY,
-    CallStatus.SENT: BLUE,
-    CallStatus.COMPLETED: GREEN,
-    CallStatus.ERROR: RED,
-    CallStatus.TIMEOUT: ORANGE,
-}
-REGISTRATION_COLOURS = {RegistrationStatus.ACCEPTED: GREEN, RegistrationStatus.PENDING: ORANGE, RegistrationStatus.REJECTED: RED}
-# Answers that mean the station did what was asked.
-POSITIVE_ANSWERS = {"Accepted", "Unlocked"}
-MESSAGE_TYPES = {2: "Call", 3: "CallResult", 4: "CallError"}
-ERROR_CODES = [
-    "ConnectorLockFailure", "EVCommunicationError", "GroundFailure", "HighTemperature", "InternalError",
-    "LocalListConflict", "NoError", "OtherError", "OverCurrentFailure", "OverVoltage", "PowerMeterFailure",
-    "PowerSwitchFailure", "ReaderFailure", "ResetFailure", "UnderVoltage", "WeakSignal",
-]
-# Calls refresh their page every so many seconds while one of them waits for its answer.
-CALL_REFRESH_SECONDS = 2
-
-
-def badge(text, colour: str):
-    return format_html('<span style="' + BADGE_STYLE + '">{}</span>', colour, text or "—")
-
-
-def connector_badge(status: str, error_code: str = ""):
-    text = status or "unknown"
-    if error_code and error_code != "NoError":
-        return format_html("{} {}", badge(text, CONNECTOR_COLOURS.get(status, GREY)), badge(error_code, RED))
-    return badge(text, CONNECTOR_COLOURS.get(status, GREY))
-
-
-def online_badge(online: bool):
-    return badge("online", GREEN) if online else badge("offline", GREY)
-
-
-def admin_link(model_name: str, pk, text=None, app_label: str = "stations"):
-    if pk is None:
-        return "—"
-    return format_html('<a href="{}">{}</a>', reverse(f"admin:{app_label}_{model_name}_change", args=[quote(pk)]),
-                       pk if text is None else text)
-
-
-def station_link(station_id: str):
-    return admin_link("chargestation", station_id)
-
-
-def changelist_url(model_name: str, app_label: str = "stations", **params) -> str:
-    from urllib.parse import urlencode
-
-    url = reverse(f"admin:{app_label}_{model_name}_changelist")
-    return f"{url}?{urlencode(params)}" if params else url
-
-
-def pretty_json(value):
-    if value is None:
-        return "—"
-    return format_html('<pre style="margin:0;white-space:pre-wrap">{}</pre>',
-                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
-
-
-def pretty_frame(frame: str) -> str:
-    """A frame indented for reading; anything that is not JSON (a bad frame) is shown as received."""
-    try:
-        return json.dumps(json.loads(frame), indent=2, ensure_ascii=False)
-    except (ValueError, TypeError):
-        return frame
-
-
-def call_status_badge(call: Call):
-    return badge(call.status, CALL_COLOURS.get(call.status, GREY))
-
-
-def call_outcome(call: Call):
-    """What the station's answer means, in a few words."""
-    if call.error_code:
-        return format_html("{} {}", badge(call.error_code, RED), Truncator(call.error_description).chars(120))
-    response = call.response
-    if response is None:
-        return "waiting for the station…" if not call.finished else "—"
-    if call.action == "GetConfiguration":
-        return f"{len(response.get('configurationKey') or [])} keys, {len(response.get('unknownKey') or [])} unknown"
-    status = response.get("status") if isinstance(response, dict) else None
-    if status:
-        extra = f" {Truncator(json.dumps(response.get('data'))).chars(80)}" if response.get("data") is not None else ""
-        return format_html("{}{}", badge(status, GREEN if status in POSITIVE_ANSWERS else ORANGE), extra)
-    return Truncator(json.dumps(response, ensure_ascii=False)).chars(120) if response else "(empty answer)"
-
-
-# --- Filters -----------------------------------------------------------------------------------------
-
-
-class InputFilter(admin.SimpleListFilter):
-    """A text box instead of a list of links: a fleet has too many stations to list them all."""
-
-    template = "admin/csms/input_filter.html"
-    placeholder = ""
-    lookup = ""
-
-    def lookups(self, request, model_admin):
-        return [("", "")]  # a filter without lookups is not shown at all
-
-    def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        return queryset.filter(**{self.lookup: value}) if value else queryset
-
-    def choices(self, changelist):
-        others = [(name, value) for name, values in changelist.filter_params.items()
-                  if name != self.parameter_name for value in values]
-        yield {
-            "selected": bool(self.value()),
-            "value": self.value() or "",
-            "parameter_name": self.parameter_name,
-            "placeholder": self.placeholder,
-            "hidden": others,
-            "clear_query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": self.value() or "",
-            "query_string": "",
-        }
-
-
-class StationFilter(InputFilter):
-    title = "station (chargeBoxId)"
-    parameter_name = "station"
-    placeholder = "chargeBoxId"
-    lookup = "station_id"
-
-
-class StaticChoicesFilter(admin.SimpleListFilter):
-    """Choices known in advance: no SELECT DISTINCT over a table of millions of rows."""
-
-    field_name = ""
-    values: list[str] = []
-
-    def lookups(self, request, model_admin):
-        return [(value, value) for value in self.values]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(**{self.field_name: self.value()}) if self.value() else queryset
-
-
-class OcppActionFilter(StaticChoicesFilter):
-    title = "action"
-    parameter_name = "action"
-    field_name = "action"
-    values = sorted(ALL_ACTIONS)
-
-
-class CsmsActionFilter(OcppActionFilter):
-    values = sorted(CSMS_ACTIONS)
-
-
-class ErrorCodeFilter(StaticChoicesFilter):
-    title = "error code"
-    parameter_name = "error_code"
-    field_name = "error_code"
-    values = ERROR_CODES
-
-
-# --- Read-only admins ----------------------------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: shown, never added or edited by hand.
-
-    Deletion keeps the model permission, so that deleting a station (which cascades here) stays
-    possible for whoever may delete stations.
-    """
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
+from .presentation import connector_badge, registration_badge
 
 # --- Charge stations --------------------------------------------------------------------------------
 
 
 def station_page_context(station: ChargeStation) -> dict:
     """Everything the station's page shows below its form, read in a handful of queries."""
-    calls = list(station.calls.select_related("requested_by").order_by("-created_at", "-id")[:20])
+    calls = list(Call.objects.filter(station_id=station.pk).select_related("requested_by")
+                 .order_by("-created_at", "-id")[:20])
     frames = list(MessageLog.objects.filter(station_id=station.pk).order_by("-created_at", "-id")[:100])
     return {
         "connectors": [
@@ -261,8 +68,8 @@ def station_page_context(station: ChargeStation) -> dict:
         ],
         "status_history": list(station.status_history.order_by("-received_at", "-id")[:10]),
         "links": {
-            "calls": changelist_url("call", station=station.pk),
-            "message_log": changelist_url("messagelog", station=station.pk),
+            "calls": changelist_url("call", app_label="ocpp", station=station.pk),
+            "message_log": changelist_url("messagelog", app_label="ocpp", station=station.pk),
             "status_history": changelist_url("statusnotificationrecord", station=station.pk),
             "configuration": changelist_url("configurationkey", station=station.pk),
             "transactions": changelist_url("transaction", app_label="transactions", station=station.pk),
@@ -274,7 +81,12 @@ def station_page_context(station: ChargeStation) -> dict:
 class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
     form = ChargeStationAdminForm
     call_action_specs = STATION_CALL_ACTIONS
-    actions = [*(make_call_action(spec) for spec in STATION_CALL_ACTIONS), accept_registration, reject_registration]
+    own_actions = [*(make_call_action(spec) for spec in STATION_CALL_ACTIONS), accept_registration, reject_registration]
+
+    @property
+    def actions(self):
+        # Other apps add theirs (firmware, diagnostics...) through csms.admin.actions.station_list_action.
+        return [*self.own_actions, *station_list_actions()]
     list_display = ["id", "description", "registration", "connection", "connector_states", "vendor", "model",
                     "firmware_version", "last_heartbeat", "last_seen", "reset_required", "partner"]
     list_filter = ["online", "registration_status", "reset_required", "security_profile", "partner", "vendor"]
@@ -311,7 +123,7 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="registration", ordering="registration_status")
     def registration(self, station):
-        return badge(station.registration_status, REGISTRATION_COLOURS.get(station.registration_status, GREY))
+        return registration_badge(station.registration_status)
 
     @admin.display(description="connection", ordering="online")
     def connection(self, station):
@@ -336,11 +148,11 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
         accepted_now = ("registration_status" in form.changed_data
                         and obj.registration_status == RegistrationStatus.ACCEPTED)
         if accepted_now:
-            trigger = station_boot_request(station=obj, requested_by=request.user)
+            trigger = services.station_boot_request(station=obj, requested_by=request.user, source=SOURCE)
             if trigger is not None:
                 self.message_user(request, format_html(
                     'Accepted: asked {} to boot again (<a href="{}">TriggerMessage #{}</a>).', obj.pk,
-                    reverse("admin:stations_call_change", args=[trigger.pk]), trigger.pk), messages.SUCCESS)
+                    reverse("admin:ocpp_call_change", args=[trigger.pk]), trigger.pk), messages.SUCCESS)
 
     def delete_model(self, request, obj):
         services.station_delete(station=obj)
@@ -376,142 +188,16 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 
-# --- Calls -------------------------------------------------------------------------------------------------
-
-
-@admin.register(Call)
-class CallAdmin(ReadOnlyAdmin):
-    list_display = ["id", "station_id_link", "action", "status_badge", "outcome", "source", "requested_by",
-                    "created_at", "completed_at"]
-    list_display_links = ["id", "action"]
-    list_filter = [StationFilter, "status", CsmsActionFilter, "source"]
-    search_fields = ["=station__id"]
-    search_help_text = "Exact chargeBoxId"
-    date_hierarchy = "created_at"
-    list_select_related = ["requested_by"]
-    fields = ["id", "station_id_link", "action", "status_badge", "outcome", "source", "requested_by", "payload_pretty",
-              "response_pretty", "error_code", "error_description", "error_details_pretty", "context_pretty",
-              "led_to", "created_at", "sent_at", "completed_at"]
-    readonly_fields = fields
-
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, call):
-        return station_link(call.station_id)
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, call):
-        return call_status_badge(call)
-
-    @admin.display(description="outcome")
-    def outcome(self, call):
-        return call_outcome(call)
-
-    @admin.display(description="payload")
-    def payload_pretty(self, call):
-        return pretty_json(call.payload)
-
-    @admin.display(description="response")
-    def response_pretty(self, call):
-        return pretty_json(call.response)
-
-    @admin.display(description="error details")
-    def error_details_pretty(self, call):
-        return pretty_json(call.error_details) if call.error_details else "—"
-
-    @admin.display(description="context")
-    def context_pretty(self, call):
-        return pretty_json(call.context) if call.context else "—"
-
-    @admin.display(description="led to")
-    def led_to(self, call):
-        """The transaction a RemoteStartTransaction started, once the station reported it."""
-        if call.action != "RemoteStartTransaction":
-            return "—"
-        from transactions.models import Transaction
-
-        started = Transaction.objects.filter(remote_start_call_id=call.pk).first()
-        if started is None:
-            return "no transaction started yet"
-        return admin_link("transaction", started.pk, f"transaction #{started.pk}", app_label="transactions")
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
-            in_flight = any(not call.finished for call in response.context_data["cl"].result_list)
-            response.context_data["refresh_seconds"] = CALL_REFRESH_SECONDS if in_flight else None
-        return response
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        call = self.get_object(request, unquote(object_id))
-        extra = dict(extra_context or {})
-        extra["refresh_seconds"] = CALL_REFRESH_SECONDS if call is not None and not call.finished else None
-        return super().change_view(request, object_id, form_url, extra_context=extra)
-
-
-# --- Message log ----------------------------------------------------------------------------------------------
-
-
-class MessageTypeFilter(admin.SimpleListFilter):
-    title = "message type"
-    parameter_name = "message_type"
-
-    def lookups(self, request, model_admin):
-        return [(str(number), name) for number, name in MESSAGE_TYPES.items()]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(message_type=int(self.value())) if self.value() in ("2", "3", "4") else queryset
-
-
-@admin.register(MessageLog)
-class MessageLogAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "station_id_link", "arrow", "kind", "action", "message_id", "excerpt"]
-    list_display_links = ["created_at"]
-    list_filter = [StationFilter, "direction", OcppActionFilter, MessageTypeFilter]
-    search_fields = ["=message_id"]
-    search_help_text = "Exact OCPP message id"
-    date_hierarchy = "created_at"
-    # Counting a table of millions of frames on every page costs more than it tells.
-    show_full_result_count = False
-    fields = ["created_at", "station_id_link", "direction", "kind", "action", "message_id", "frame_pretty"]
-    readonly_fields = fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the retention job prunes it
-
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, frame):
-        return station_link(frame.station_id)
-
-    @admin.display(description="dir", ordering="direction")
-    def arrow(self, frame):
-        return "→ CSMS" if frame.direction == Direction.IN else "→ station"
-
-    @admin.display(description="type", ordering="message_type")
-    def kind(self, frame):
-        return MESSAGE_TYPES.get(frame.message_type, "?")
-
-    @admin.display(description="frame")
-    def excerpt(self, frame):
-        return format_html("<code>{}</code>", Truncator(frame.frame).chars(120))
-
-    @admin.display(description="frame")
-    def frame_pretty(self, frame):
-        return format_html('<pre style="white-space:pre-wrap">{}</pre>', pretty_frame(frame.frame))
-
-
 # --- Station state and history ------------------------------------------------------------------------------
 
 
 @admin.register(Connector)
-class ConnectorAdmin(ReadOnlyAdmin):
+class ConnectorAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["station_id_link", "connector_id", "state", "info", "vendor_error_code", "status_timestamp", "updated_at"]
     list_filter = [StationFilter, "status", ErrorCodeFilter]
     search_fields = ["=station__id"]
     list_display_links = ["connector_id"]
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, connector):
-        return station_link(connector.station_id)
 
     @admin.display(description="status", ordering="status")
     def state(self, connector):
@@ -519,7 +205,7 @@ class ConnectorAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StatusNotificationRecord)
-class StatusNotificationRecordAdmin(ReadOnlyAdmin):
+class StatusNotificationRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["received_at", "station_id_link", "connector_id", "state", "info", "vendor_id",
                     "vendor_error_code", "timestamp"]
     list_display_links = ["received_at"]
@@ -528,9 +214,6 @@ class StatusNotificationRecordAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, record):
-        return station_link(record.station_id)
 
     @admin.display(description="status", ordering="status")
     def state(self, record):
@@ -538,7 +221,7 @@ class StatusNotificationRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ConfigurationKey)
-class ConfigurationKeyAdmin(ReadOnlyAdmin):
+class ConfigurationKeyAdmin(StationColumnMixin, ReadOnlyAdmin):
     """As last read from the station; change a key with the stations' "Change a configuration key" action."""
 
     list_display = ["station_id_link", "key", "value", "readonly", "known", "updated_at"]
@@ -546,22 +229,16 @@ class ConfigurationKeyAdmin(ReadOnlyAdmin):
     list_filter = [StationFilter, "readonly", "known"]
     search_fields = ["key", "=station__id"]
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, key):
-        return station_link(key.station_id)
 
 
 @admin.register(DataTransferRecord)
-class DataTransferRecordAdmin(ReadOnlyAdmin):
+class DataTransferRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["created_at", "station_id_link", "direction", "vendor_id", "message_id", "status", "data_excerpt"]
     list_display_links = ["created_at"]
     list_filter = [StationFilter, "direction", "status"]
     search_fields = ["vendor_id", "message_id", "=station__id"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, record):
-        return station_link(record.station_id)
 
     @admin.display(description="data")
     def data_excerpt(self, record):
@@ -569,38 +246,13 @@ class DataTransferRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(ReadOnlyAdmin):
+class SecurityEventAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["timestamp", "station_id_link", "type", "tech_info", "received_at"]
     list_display_links = ["timestamp"]
     list_filter = [StationFilter, "type"]
     search_fields = ["type", "=station__id"]
     date_hierarchy = "timestamp"
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, event):
-        return station_link(event.station_id)
-
-
-@admin.register(ProcessedCall)
-class ProcessedCallAdmin(ReadOnlyAdmin):
-    """The answers kept so that a Call a station retries is answered, not processed, again."""
-
-    list_display = ["created_at", "station_id_link", "action", "message_id"]
-    list_display_links = ["created_at"]
-    list_filter = [StationFilter, OcppActionFilter]
-    search_fields = ["=message_id"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-    fields = ["created_at", "station_id_link", "action", "message_id", "payload_digest", "response_pretty"]
-    readonly_fields = fields
-
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, record):
-        return station_link(record.station_id)
-
-    @admin.display(description="response")
-    def response_pretty(self, record):
-        return pretty_json(record.response)
 
 
 @admin.register(Node)

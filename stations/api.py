@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-import time
-
-from django.db import connection, transaction
-from django.shortcuts import get_object_or_404
+from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import APIException
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from partners.services import partner_of
+from csms.api.calls import CallSerializer, respond_with_call
+from csms.api.waiting import parse_wait
+from csms.ocpp import calls
+from csms.ocpp.models import Call
+from partners.selectors import partner_of
 
-from . import calls, services
-from .models import Call, ChargeStation, ConfigurationKey, Connector, RegistrationStatus, SecurityEvent
-
-MAX_WAIT_SECONDS = 30
-
-
-# --- Scoping: a partner user sees only its partner's stations ------------------------------------
-
-
-def stations_visible_to(user):
-    queryset = ChargeStation.objects.all()
-    if user.is_staff or user.is_superuser:
-        return queryset
-    partner = partner_of(user)
-    return queryset.filter(partner=partner) if partner else queryset.none()
-
-
-def station_for(request, station_id: str) -> ChargeStation:
-    return get_object_or_404(stations_visible_to(request.user), pk=station_id)
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
-
-
-def raise_refused(exc: calls.CallRefused):
-    if exc.status == 409:
-        raise Conflict(exc.reason)
-    raise serializers.ValidationError({"detail": exc.reason, **({"details": exc.details} if exc.details else {})})
+from . import services
+from .models import ChargeStation, ConfigurationKey, Connector, RegistrationStatus, SecurityEvent
+from .selectors import station_for, stations_visible_to
 
 
 # --- Stations -----------------------------------------------------------------------------------
@@ -142,7 +115,7 @@ class ConfigurationKeySerializer(serializers.ModelSerializer):
 class StationConfigurationView(APIView):
     @extend_schema(responses=ConfigurationKeySerializer(many=True))
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         keys = ConfigurationKey.objects.filter(station=station).order_by("key")
         return Response(ConfigurationKeySerializer(keys, many=True).data)
 
@@ -156,30 +129,12 @@ class SecurityEventSerializer(serializers.ModelSerializer):
 class StationSecurityEventsView(APIView):
     @extend_schema(responses=SecurityEventSerializer(many=True))
     def get(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         events = SecurityEvent.objects.filter(station=station).order_by("-timestamp", "-id")[:1000]
         return Response(SecurityEventSerializer(events, many=True).data)
 
 
 # --- Calls ------------------------------------------------------------------------------------------
-
-
-class CallErrorField(serializers.Field):
-    def to_representation(self, call: Call):
-        if not call.error_code:
-            return None
-        return {"code": call.error_code, "description": call.error_description, "details": call.error_details or {}}
-
-
-class CallSerializer(serializers.ModelSerializer):
-    station = serializers.CharField(source="station_id", read_only=True)
-    error = CallErrorField(source="*", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = Call
-        fields = ["id", "station", "action", "payload", "status", "response", "error", "source", "requested_by",
-                  "context", "created_at", "sent_at", "completed_at"]
 
 
 class CallRequestSerializer(serializers.Serializer):
@@ -203,68 +158,6 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Call.objects.filter(station__in=stations_visible_to(self.request.user)).select_related("requested_by")
 
 
-def poll_until(done, seconds: float) -> bool:
-    """Poll `done()` until it is true or `seconds` pass; works whichever node holds the station.
-
-    Between polls the request's database connection goes back to the pool, so that partners
-    waiting on slow stations never starve the station path of connections.
-    """
-    deadline = time.monotonic() + seconds
-    delay = 0.01  # most answers come within tens of milliseconds; back off from there
-    while not done():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        if not connection.in_atomic_block:
-            connection.close()
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, 0.5)
-    return True
-
-
-def wait_for_call(call: Call, seconds: float) -> Call:
-    def finished() -> bool:
-        call.refresh_from_db()
-        return call.finished
-
-    if not call.finished:
-        poll_until(finished, seconds)
-    return call
-
-
-def parse_wait(request) -> float:
-    raw = request.query_params.get("wait")
-    if raw in (None, ""):
-        return 0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise serializers.ValidationError({"wait": "must be a number of seconds"}) from None
-    if value < 0:
-        raise serializers.ValidationError({"wait": "must not be negative"})
-    return min(value, MAX_WAIT_SECONDS)
-
-
-def respond_with_call(request, call: Call, serializer_class=CallSerializer) -> Response:
-    """202 with the call as it stands, or, with ?wait=N, 200 once it has finished within N s."""
-    wait = parse_wait(request)
-    if wait:
-        call = wait_for_call(call, wait)
-    code = status.HTTP_200_OK if call.finished and wait else status.HTTP_202_ACCEPTED
-    return Response(serializer_class(call).data, status=code)
-
-
-def command_response(request, send) -> Response:
-    """Run a service that sends one call: refusals become 400/409, the call is answered as the calls
-    API answers (202, or 200 once finished with ?wait=N)."""
-    parse_wait(request)  # refuse a bad ?wait before sending anything
-    try:
-        call = send()
-    except calls.CallRefused as exc:
-        raise_refused(exc)
-    return respond_with_call(request, call)
-
-
 class StationCallsView(APIView):
     @extend_schema(
         request=CallRequestSerializer,
@@ -272,19 +165,16 @@ class StationCallsView(APIView):
         parameters=[OpenApiParameter("wait", float, description="seconds to wait for the result (max 30)")],
     )
     def post(self, request, station_id: str):
-        station = station_for(request, station_id)
+        station = station_for(request.user, station_id)
         parse_wait(request)  # refuse a bad ?wait before sending anything
         body = CallRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            with transaction.atomic():
-                call = calls.call_enqueue(
-                    station=station,
-                    action=body.validated_data["action"],
-                    payload=body.validated_data["payload"],
-                    requested_by=request.user,
-                    source="api",
-                )
-        except calls.CallRefused as exc:
-            raise_refused(exc)
+        with transaction.atomic():
+            call = calls.call_enqueue(
+                station=station,
+                action=body.validated_data["action"],
+                payload=body.validated_data["payload"],
+                requested_by=request.user,
+                source="api",
+            )
         return respond_with_call(request, call)

@@ -5,4 +5,9 @@ class StationsConfig(AppConfig):
     name = "stations"
 
     def ready(self):
-        from . import handlers, results  # noqa: F401  registers this app's OCPP handlers
+        from csms.ocpp import directory
+
+        from . import handlers  # noqa: F401  registers this app's OCPP handlers
+        from .directory import Stations
+
+        directory.register(Stations())

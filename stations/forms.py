@@ -1,13 +1,11 @@
-"""Admin forms: the station form (with its Basic-auth password) and one form per parameterised Call.
-
-Each Call form turns what the operator typed into the OCPP request payload (`payload()`). These
-forms check what an operator can get wrong in a form (a connector number, an empty key); the OCPP
-schema itself is checked by `calls.call_enqueue`, the one place every Call passes through.
-"""
+"""Admin forms: the station form (with its Basic-auth password) and one form per parameterised Call
+sent to stations (csms/admin/forms.py says how Call forms work)."""
 
 from __future__ import annotations
 
 from django import forms
+
+from csms.admin.forms import CallForm, connector_field, without_empty
 
 from .models import ChargeStation
 
@@ -65,25 +63,6 @@ class ChargeStationAdminForm(forms.ModelForm):
 
 
 # --- Parameters of the Calls an operator sends ----------------------------------------------------
-
-
-class CallForm(forms.Form):
-    """A Call's parameters; `payload()` is the OCPP request payload once the form is valid."""
-
-    def payload(self) -> dict:
-        return {}
-
-
-class ConfirmForm(CallForm):
-    """A Call without parameters: the page only asks for confirmation."""
-
-
-def connector_field(*, minimum: int, required: bool = True, help_text: str = "") -> forms.IntegerField:
-    return forms.IntegerField(label="Connector", min_value=minimum, required=required, help_text=help_text)
-
-
-def without_empty(payload: dict) -> dict:
-    return {key: value for key, value in payload.items() if value not in (None, "")}
 
 
 class ResetForm(CallForm):

@@ -2,9 +2,10 @@ import hashlib
 import hmac
 import secrets
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from csms.ocpp.models import Direction
 
 
 class RegistrationStatus(models.TextChoices):
@@ -158,45 +159,6 @@ class ConfigurationKey(models.Model):
         return f"{self.key}={self.value}"
 
 
-class Direction(models.TextChoices):
-    IN = "in", "station → CSMS"
-    OUT = "out", "CSMS → station"
-
-
-class MessageLog(models.Model):
-    """Every frame in and out, per station. Written in batches off the station path."""
-
-    # No database constraint: log rows are written in bulk by a background flush and must not
-    # fail because a station was deleted meanwhile; retention pruning removes orphans.
-    station = models.ForeignKey(
-        ChargeStation, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    direction = models.CharField(max_length=3, choices=Direction.choices)
-    message_type = models.PositiveSmallIntegerField(null=True, blank=True)
-    message_id = models.CharField(max_length=72, blank=True)
-    action = models.CharField(max_length=50, blank=True)
-    frame = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["station", "-created_at"])]
-
-
-class ProcessedCall(models.Model):
-    """The answer given to each station Call, so that a retried Call is not processed twice."""
-
-    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="+")
-    message_id = models.CharField(max_length=36)
-    action = models.CharField(max_length=50)
-    payload_digest = models.CharField(max_length=64)
-    response = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["station", "message_id"], name="uniq_processed_call")]
-
-
 class DataTransferRecord(models.Model):
     """Every DataTransfer, in both directions."""
 
@@ -233,50 +195,3 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class CallStatus(models.TextChoices):
-    PENDING = "pending"
-    SENT = "sent"
-    COMPLETED = "completed"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-
-
-class Call(models.Model):
-    """A CSMS-initiated Call: who asked, what was sent and what the station answered."""
-
-    FINISHED = (CallStatus.COMPLETED, CallStatus.ERROR, CallStatus.TIMEOUT)
-
-    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="calls")
-    action = models.CharField(max_length=50)
-    payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=CallStatus.choices, default=CallStatus.PENDING)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    source = models.CharField(max_length=20, default="system", help_text="admin, api or system")
-    response = models.JSONField(null=True, blank=True)
-    error_code = models.CharField(max_length=50, blank=True)
-    error_description = models.TextField(blank=True)
-    error_details = models.JSONField(null=True, blank=True)
-    # Free-form link to what the call serves (a reservation, a sync, a profile assignment...).
-    context = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["station", "status"])]
-
-    def __str__(self) -> str:
-        return f"{self.action} #{self.pk} to {self.station_id} ({self.status})"
-
-    @property
-    def message_id(self) -> str:
-        return str(self.pk)
-
-    @property
-    def finished(self) -> bool:
-        return self.status in self.FINISHED

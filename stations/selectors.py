@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from .models import ConfigurationKey
+from csms.errors import NotFound
+from partners.selectors import visible_to
+
+from .models import ChargeStation, ConfigurationKey
+
+
+def stations_visible_to(user):
+    """Staff see every station; a partner user only its partner's."""
+    return visible_to(user, ChargeStation.objects.all())
+
+
+def station_for(user, station_id: str) -> ChargeStation:
+    """The station `user` may see by that chargeBoxId (NotFound otherwise, as if it did not exist)."""
+    station = stations_visible_to(user).filter(pk=station_id).first()
+    if station is None:
+        raise NotFound("No ChargeStation matches the given query.")
+    return station
 
 
 def requested_keys(get_configuration_payload: dict) -> list[str]:

@@ -1,21 +1,21 @@
-"""Writes about stations: admission, connection state, boot, heartbeat, status, Call processing."""
+"""Writes about stations: admission, connection state, boot, heartbeat, status, data transfers."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from csms.ocpp import router
+from csms.ocpp.calls import StationOffline, call_enqueue
+from csms.ocpp.channels import channel_send, station_send
+from csms.ocpp.directory import Admission
 from csms.ocpp.errors import ErrorCode, OCPPError
+from csms.ocpp.models import Call, MessageLog
 from csms.ocpp.schemas import parse_datetime
 
 from .models import (
@@ -23,9 +23,7 @@ from .models import (
     Connector,
     ConnectorStatus,
     DataTransferRecord,
-    MessageLog,
     Node,
-    ProcessedCall,
     RegistrationStatus,
     SecurityEvent,
     StatusNotificationRecord,
@@ -36,14 +34,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- Admission and connection state ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Admission:
-    station_id: str | None = None
-    registration_status: str = ""
-    refuse_status: int | None = None  # HTTP status of the handshake refusal
-    reason: str = ""
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -152,16 +142,46 @@ def station_registration_set(*, station: ChargeStation, status: str) -> ChargeSt
     return station
 
 
+def station_boot_request(*, station: ChargeStation, requested_by=None, source: str = "system") -> Call | None:
+    """Ask a connected station to boot again (TriggerMessage BootNotification); None when offline."""
+    try:
+        return call_enqueue(
+            station=station,
+            action="TriggerMessage",
+            payload={"requestedMessage": "BootNotification"},
+            requested_by=requested_by,
+            source=source,
+            context={"reason": "registration accepted"},
+        )
+    except StationOffline:
+        return None  # it is answered Accepted at its next BootNotification anyway
+
+
+@transaction.atomic
+def station_accept(*, station: ChargeStation, requested_by=None, source: str = "system") -> Call | None:
+    """Accept a station; one that is connected and was not accepted yet is asked to boot again.
+
+    Until a station boots into Accepted it may send nothing but BootNotification (errata), so
+    waiting for its next boot interval would leave it idle. An already accepted station is not
+    asked: OCPP 1.6 errata 3.40 forbids that trigger after an Accepted boot. Returns the trigger.
+    """
+    was_accepted = station.registration_status == RegistrationStatus.ACCEPTED
+    station_registration_set(station=station, status=RegistrationStatus.ACCEPTED)
+    if was_accepted:
+        return None
+    return station_boot_request(station=station, requested_by=requested_by, source=source)
+
+
+def station_reject(*, station: ChargeStation) -> ChargeStation:
+    return station_registration_set(station=station, status=RegistrationStatus.REJECTED)
+
+
 def station_notify_changed(*, station_id: str) -> None:
     """Tell the consumer holding the station to reload what it caches (after commit)."""
-    from .channels import station_send
-
     transaction.on_commit(lambda: station_send(station_id, {"type": "station.refresh"}))
 
 
 def station_delete(*, station: ChargeStation) -> None:
-    from .channels import channel_send
-
     station_id = station.pk
     channel = ChargeStation.objects.filter(pk=station_id, online=True).values_list("channel_name", flat=True).first()
     with transaction.atomic():
@@ -170,63 +190,6 @@ def station_delete(*, station: ChargeStation) -> None:
         if channel:
             # A deleted station is unknown: hang up rather than fail each of its next Calls.
             transaction.on_commit(lambda: channel_send(channel, {"type": "station.deleted"}))
-
-
-# --- Processing a station's Call --------------------------------------------------------------------
-
-
-def _digest(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-@dataclass
-class Outcome:
-    response: dict
-    duplicate: bool
-    effects: dict
-
-
-def inbound_call_process(*, station_id: str, message_id: str, action: str, payload: dict) -> Outcome:
-    """Run the action's handler in one transaction and remember the answer.
-
-    A Call repeating a messageId, action and payload answered in the last 24 hours gets the stored
-    answer and is not processed again (OCPP-J errata 3.1: a retried message may keep its id).
-    Repeats are rare, so they are detected by the unique (station, messageId) constraint when the
-    answer is stored, not by a lookup before every Call: the repeat's writes roll back with it.
-    """
-    handler = router.call_handler(action)
-    if handler is None:
-        raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
-    digest = _digest(payload)
-    try:
-        return _process_once(handler, station_id, message_id, action, payload, digest)
-    except IntegrityError:
-        previous = ProcessedCall.objects.filter(station_id=station_id, message_id=message_id).first()
-        if previous is None:
-            raise  # the handler's own integrity failure, not a repeat
-        window = timedelta(hours=settings.CSMS_DUPLICATE_CALL_WINDOW_HOURS)
-        if previous.action == action and previous.payload_digest == digest and previous.created_at >= timezone.now() - window:
-            return Outcome(previous.response, True, {})
-        # The id was reused for another message (a station restarting its counter), or the answer
-        # is too old to count: forget it and process this Call as new.
-        return _process_once(handler, station_id, message_id, action, payload, digest, replacing=previous)
-
-
-def _process_once(handler, station_id, message_id, action, payload, digest, replacing=None) -> Outcome:
-    ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
-    try:
-        with transaction.atomic():
-            if replacing is not None:
-                replacing.delete()
-            response = handler(ctx, payload)
-            ProcessedCall.objects.create(
-                station_id=station_id, message_id=message_id, action=action, payload_digest=digest, response=response
-            )
-    except (DataError, OverflowError) as exc:
-        # Schema-valid but beyond what the database holds (an integer past its range, a string past
-        # its column): a value outside its range, not a failure of ours.
-        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"a value is out of range: {type(exc).__name__}") from None
-    return Outcome(response, False, ctx.effects)
 
 
 # --- What station-initiated Calls mean ---------------------------------------------------------------

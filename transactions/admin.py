@@ -12,23 +12,23 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from stations.admin import (
+from csms.admin.actions import CallActionsMixin, CallActionSpec, Refusal, Target, make_call_action
+from csms.admin.filters import InputFilter, StationFilter
+from csms.admin.forms import ConfirmForm
+from csms.admin.outcomes import led_to
+from csms.admin.presentation import (
     BLUE,
     GREEN,
     GREY,
     ORANGE,
     RED,
-    InputFilter,
-    ReadOnlyAdmin,
-    StationFilter,
     admin_link,
     badge,
     changelist_url,
     pretty_json,
     station_link,
 )
-from stations.admin_actions import CallActionsMixin, CallActionSpec, Refusal, Target, make_call_action
-from stations.forms import ConfirmForm
+from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 
 from .id_tags import id_tag_create, id_tag_delete, id_tag_update
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
@@ -88,7 +88,7 @@ class IdTagFilter(InputFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(CallActionsMixin, ReadOnlyAdmin):
+class TransactionAdmin(StationColumnMixin, CallActionsMixin, ReadOnlyAdmin):
     call_action_specs = [REMOTE_STOP]
     actions = [make_call_action(REMOTE_STOP)]
     list_display = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "started_at", "stopped_at",
@@ -116,9 +116,6 @@ class TransactionAdmin(CallActionsMixin, ReadOnlyAdmin):
     def call_action_applies(self, spec, tx) -> bool:
         return tx.active
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, tx):
-        return station_link(tx.station_id)
 
     @admin.display(description="tag status", ordering="id_tag_status")
     def tag_status(self, tx):
@@ -171,7 +168,7 @@ class TransactionIdFilter(InputFilter):
 
 
 @admin.register(MeterValue)
-class MeterValueAdmin(ReadOnlyAdmin):
+class MeterValueAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand", "phase",
                     "value", "unit", "context", "location", "format", "source"]
     list_display_links = ["timestamp"]
@@ -179,9 +176,6 @@ class MeterValueAdmin(ReadOnlyAdmin):
     date_hierarchy = "timestamp"
     show_full_result_count = False
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, sample):
-        return station_link(sample.station_id)
 
     @admin.display(description="transaction", ordering="transaction_id")
     def transaction_link(self, sample):
@@ -191,7 +185,7 @@ class MeterValueAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UnmatchedStopTransaction)
-class UnmatchedStopTransactionAdmin(ReadOnlyAdmin):
+class UnmatchedStopTransactionAdmin(StationColumnMixin, ReadOnlyAdmin):
     """StopTransactions for a transactionId the CSMS does not know: answered, and kept here."""
 
     list_display = ["received_at", "station_id_link", "transaction_id", "id_tag", "meter_stop", "timestamp", "reason"]
@@ -208,9 +202,6 @@ class UnmatchedStopTransactionAdmin(ReadOnlyAdmin):
             return queryset.filter(id_tag=search_term.strip()), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="station", ordering="station_id")
-    def station_id_link(self, record):
-        return station_link(record.station_id)
 
     @admin.display(description="transaction data")
     def transaction_data_pretty(self, record):
@@ -305,3 +296,12 @@ class TariffAdmin(admin.ModelAdmin):
     @admin.display(description="stations")
     def station_count(self, tariff):
         return tariff.stations.count()
+
+
+@led_to("RemoteStartTransaction")
+def remote_start_led_to(call):
+    """The transaction a RemoteStartTransaction started, once the station reported it."""
+    started = Transaction.objects.filter(remote_start_call_id=call.pk).first()
+    if started is None:
+        return "no transaction started yet"
+    return admin_link("transaction", started.pk, f"transaction #{started.pk}", app_label="transactions")

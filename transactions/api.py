@@ -7,19 +7,12 @@ from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 
-from partners.services import partner_of
-from stations.api import stations_visible_to
+from partners.selectors import partner_of
+from stations.selectors import stations_visible_to
 
 from . import id_tags
 from .models import IdTag, MeterValue, Transaction
-
-
-def id_tags_visible_to(user):
-    queryset = IdTag.objects.all()
-    if user.is_staff or user.is_superuser:
-        return queryset
-    partner = partner_of(user)
-    return queryset.filter(partner=partner) if partner else queryset.none()
+from .selectors import id_tags_visible_to
 
 
 class IdTagSerializer(serializers.ModelSerializer):

@@ -85,7 +85,7 @@ class Transaction(models.Model):
     currency = models.CharField(max_length=3, blank=True)
 
     remote_start_call = models.ForeignKey(
-        "stations.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

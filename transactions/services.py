@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from csms.ocpp.errors import ErrorCode, OCPPError
+from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import parse_datetime
 
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
@@ -112,8 +113,6 @@ REMOTE_START_WINDOW = timedelta(minutes=10)
 def remote_start_awaiting(*, station_id: str, connector_id: int, id_tag: str):
     """The accepted RemoteStartTransaction this start answers, if any: same station and tag, the
     same connector (or none named), recent, and not already linked to another transaction."""
-    from stations.models import Call, CallStatus
-
     candidates = (
         Call.objects.filter(
             station_id=station_id,

@@ -73,7 +73,7 @@ async def test_station_actions_send_the_certificate_calls(node, admin_session, m
     async with connect_station(node, station.id, boot=True) as cp:
         cp.answers["GetInstalledCertificateIds"] = {"status": "NotFound"}
         sent = await db(admin_session.action)(STATIONS, "trigger_certificate_signing", [station.id], apply=False)
-        assert sent.status_code == 200 and "/admin/stations/call/" in sent.url
+        assert sent.status_code == 200 and "/admin/ocpp/call/" in sent.url
         assert await cp.wait_for_call("ExtendedTriggerMessage") == {"requestedMessage": "SignChargePointCertificate"}
 
         form = await db(admin_session.action)(STATIONS, "install_certificate", [station.id], apply=False)

@@ -8,7 +8,8 @@ from cryptography import x509
 
 from certificates.models import CertificateRequest
 from csms.testing import CallErrorReceived, connect_station, db, eventually
-from stations.models import Call, ConfigurationKey
+from csms.ocpp.models import Call
+from stations.models import ConfigurationKey
 
 from .pkitools import CPO, make_csr, public_der, rsa_key
 

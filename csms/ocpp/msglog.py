@@ -72,12 +72,13 @@ class MessageLogBuffer:
 
 
 def _write(rows: list[dict], seen: set[str]) -> None:
-    from stations.models import ChargeStation, MessageLog
+    from . import directory
+    from .models import MessageLog
 
     if rows:
         MessageLog.objects.bulk_create([MessageLog(**row) for row in rows], batch_size=500)
     if seen:
-        ChargeStation.objects.filter(pk__in=seen).update(last_seen=timezone.now())
+        directory.get().seen(seen)
 
 
 buffer = MessageLogBuffer()

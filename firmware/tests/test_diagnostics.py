@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from csms.testing import CallErrorReceived, connect_station, db, eventually, results
 from firmware.models import DiagnosticsRequest, DiagnosticsStatusReport
-from stations.models import Call
+from csms.ocpp.models import Call
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("uploads_cleanup")]
 

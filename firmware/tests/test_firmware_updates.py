@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from csms.testing import CallErrorReceived, connect_station, db, eventually, results
 from firmware.models import FirmwareStatusReport, FirmwareUpdate, FirmwareUpdateTarget
-from stations.models import Call
+from csms.ocpp.models import Call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from locallists.models import LocalList, LocalListEntry
-from stations.models import Call, ConfigurationKey
+from csms.ocpp.models import Call
+from stations.models import ConfigurationKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from csms.testing import CallErrorReceived, connect_station, db, eventually
 from locallists.models import LocalList, LocalListSync
 from locallists.selectors import ocpp_datetime
-from stations.models import Call
+from csms.ocpp.models import Call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -66,7 +66,8 @@ def test_partner_lists_only_its_own(two_partners, api):
     ("DELETE", "/api/v1/id-tags/BETA-TAG/", None),
 ])
 def test_others_are_404(two_partners, method, path, body):
-    from stations.models import Call, ChargeStation
+    from csms.ocpp.models import Call
+    from stations.models import ChargeStation
     from transactions.models import IdTag
 
     alpha, _, _, _ = two_partners

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reservations.models import Reservation
-from stations.models import Call, ConfigurationKey, Connector
+from csms.ocpp.models import Call
+from stations.models import ConfigurationKey, Connector
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from csms.testing import connect_station, db, eventually, results
 from reservations.models import Reservation
 from reservations.services import ocpp_datetime
-from stations.models import Call
+from csms.ocpp.models import Call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -105,7 +105,8 @@ def test_every_changelist_and_page_renders(admin_client):
         InstalledChargingProfile,
         StationCompositeSchedule,
     )
-    from stations.models import Call, ChargeStation
+    from csms.ocpp.models import Call
+    from stations.models import ChargeStation
 
     station = ChargeStation.objects.create(id="CP-SC-ADMIN")
     profile = services.charging_profile_create(purpose="TxDefaultProfile", charging_rate_unit="W", kind="Relative",

@@ -97,7 +97,7 @@ async def test_wire_limits_keep_one_decimal(api):
     """0.3 A written as JSON must reach the OCPP schema check as 0.3 (multipleOf 0.1)."""
     from smartcharging.models import ChargingProfile
     from smartcharging.services import library_profile_payload
-    from stations.calls import call_validate
+    from csms.ocpp.calls import call_validate
 
     body = (await db(api.post)("/api/v1/charging-profiles/", json=GOOD)).json()
     profile = await db(ChargingProfile.objects.prefetch_related("periods").get)(pk=body["id"])

@@ -13,23 +13,15 @@ from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
 
-from stations.admin_actions import Target, calls_send
-from stations.models import (
-    Call,
-    CallStatus,
-    ChargeStation,
-    ConfigurationKey,
-    Connector,
-    MessageLog,
-    Node,
-    StatusNotificationRecord,
-)
+from csms.admin.actions import Target, calls_send
+from csms.ocpp.models import Call, CallStatus, MessageLog
+from stations.models import ChargeStation, ConfigurationKey, Connector, Node, StatusNotificationRecord
 from stations.tests.admin_helpers import page_messages
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
-ADMIN_APPS = ["stations", "transactions", "firmware", "partners"]
+ADMIN_APPS = ["ocpp", "stations", "transactions", "firmware", "partners"]
 
 
 def make_station(station_id="CP-ADMIN", **fields) -> ChargeStation:
@@ -121,8 +113,8 @@ def test_station_page_shows_everything_the_operator_needs(admin_client):
     linked = re.findall(r"/admin/transactions/transaction/(\d+)/change/", recent)
     assert [int(pk) for pk in linked] == [tx.pk for tx in reversed(transactions)][:20]
     calls = page.split('id="panel-calls"')[1].split('id="panel-message-log"')[0]
-    assert f"/admin/stations/call/{done.pk}/change/" in calls and "Rejected" in calls
-    assert f"/admin/stations/call/{failed.pk}/change/" in calls and "NotSupported" in calls and "no cache here" in calls
+    assert f"/admin/ocpp/call/{done.pk}/change/" in calls and "Rejected" in calls
+    assert f"/admin/ocpp/call/{failed.pk}/change/" in calls and "NotSupported" in calls and "no cache here" in calls
     frames = page.split('id="panel-message-log"')[1]
     shown = re.findall(r"msg-(\d{3})</code>", frames)
     assert shown == [f"{n:03d}" for n in range(119, 19, -1)]  # the last 100, newest first
@@ -200,7 +192,7 @@ def test_message_log_filters_and_search(admin_client):
     log_frame(one, "in", '[2,"aaa-1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
     log_frame(one, "out", '[3,"aaa-1",{"status":"Accepted","currentTime":"2025-01-01T00:00:00Z","interval":300}]')
     log_frame(two, "in", '[2,"bbb-2","Heartbeat",{}]')
-    url = reverse("admin:stations_messagelog_changelist")
+    url = reverse("admin:ocpp_messagelog_changelist")
 
     def ids(params):
         return set(re.findall(r"(aaa-1|bbb-2)</td>", text_of(admin_client.get(url, params))))
@@ -213,9 +205,9 @@ def test_message_log_filters_and_search(admin_client):
     assert "aaa-1" in page and "bbb-2" not in page
     # A frame's own page shows it indented.
     frame = MessageLog.objects.get(message_id="bbb-2")
-    detail = text_of(admin_client.get(reverse("admin:stations_messagelog_change", args=[frame.pk])))
+    detail = text_of(admin_client.get(reverse("admin:ocpp_messagelog_change", args=[frame.pk])))
     assert "Heartbeat" in detail and "<pre" in detail
-    assert admin_client.post(reverse("admin:stations_messagelog_change", args=[frame.pk]), {"frame": "x"}).status_code == 403
+    assert admin_client.post(reverse("admin:ocpp_messagelog_change", args=[frame.pk]), {"frame": "x"}).status_code == 403
 
 
 # --- Calls ----------------------------------------------------------------------------------------------------------
@@ -223,7 +215,7 @@ def test_message_log_filters_and_search(admin_client):
 
 def test_call_list_refreshes_while_a_call_waits(admin_client):
     station = make_station(online=True)
-    url = reverse("admin:stations_call_changelist")
+    url = reverse("admin:ocpp_call_changelist")
     done = Call.objects.create(station=station, action="Reset", payload={"type": "Soft"}, status=CallStatus.COMPLETED,
                                response={"status": "Accepted"})
     page = text_of(admin_client.get(url))
@@ -233,8 +225,8 @@ def test_call_list_refreshes_while_a_call_waits(admin_client):
     assert 'http-equiv="refresh"' in page
     # Filtering to finished calls only: nothing to wait for.
     assert 'http-equiv="refresh"' not in text_of(admin_client.get(url, {"status__exact": "completed"}))
-    assert 'http-equiv="refresh"' in text_of(admin_client.get(reverse("admin:stations_call_change", args=[waiting.pk])))
-    detail = text_of(admin_client.get(reverse("admin:stations_call_change", args=[done.pk])))
+    assert 'http-equiv="refresh"' in text_of(admin_client.get(reverse("admin:ocpp_call_change", args=[waiting.pk])))
+    detail = text_of(admin_client.get(reverse("admin:ocpp_call_change", args=[done.pk])))
     assert 'http-equiv="refresh"' not in detail and "&quot;type&quot;: &quot;Soft&quot;" in detail
 
 
@@ -242,11 +234,11 @@ def test_call_list_filters(admin_client):
     one, two = make_station("CP-C1"), make_station("CP-C2")
     a = Call.objects.create(station=one, action="Reset", source="admin", status=CallStatus.COMPLETED)
     b = Call.objects.create(station=two, action="ClearCache", source="api", status=CallStatus.ERROR, error_code="Timeout")
-    url = reverse("admin:stations_call_changelist")
+    url = reverse("admin:ocpp_call_changelist")
 
     def shown(params):
         page = text_of(admin_client.get(url, params))
-        return {pk for pk in (a.pk, b.pk) if f"/admin/stations/call/{pk}/change/" in page}
+        return {pk for pk in (a.pk, b.pk) if f"/admin/ocpp/call/{pk}/change/" in page}
 
     assert shown({}) == {a.pk, b.pk}
     assert shown({"station": "CP-C2"}) == {b.pk}

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from csms.testing import connect_station, db, eventually
-from stations.models import Call, CallStatus, ChargeStation, ConfigurationKey
+from csms.ocpp.models import Call, CallStatus
+from stations.models import ChargeStation, ConfigurationKey
 from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,8 +33,8 @@ def assert_reported(response, call: Call) -> None:
     """The operator landed on the call, told what was sent with a link to it."""
     successes = [text for level, text in page_messages(response.text) if level == "success"]
     assert any(f"{call.action} sent (1)" in text and f"#{call.pk}" in text for text in successes), successes
-    assert f'href="/admin/stations/call/{call.pk}/change/"' in response.text
-    assert response.url.endswith(f"/admin/stations/call/{call.pk}/change/")
+    assert f'href="/admin/ocpp/call/{call.pk}/change/"' in response.text
+    assert response.url.endswith(f"/admin/ocpp/call/{call.pk}/change/")
 
 
 async def test_reset_hard_from_the_station_list(node, make_station, admin_session):
@@ -47,7 +48,7 @@ async def test_reset_hard_from_the_station_list(node, make_station, admin_sessio
     assert call.payload == {"type": "Hard"} and call.source == "admin" and call.requested_by_id == admin_session.user.pk
     assert_reported(response, call)
     # Once answered, the call's page shows the answer and stops refreshing.
-    page = (await asyncio.to_thread(admin_session.get, f"/admin/stations/call/{call.pk}/change/")).text
+    page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call.pk}/change/")).text
     assert "completed" in page and "Accepted" in page and 'http-equiv="refresh"' not in page
 
 
@@ -80,7 +81,7 @@ async def test_remote_start_transaction(node, make_station, make_id_tag, admin_s
         # The transaction that follows is linked to the request, and the call's page says so.
         started = await cp.send("StartTransaction", {"connectorId": 2, "idTag": tag.id_tag, "meterStart": 0,
                                                      "timestamp": "2025-01-01T10:00:00Z"})
-        page = (await asyncio.to_thread(admin_session.get, f"/admin/stations/call/{call.pk}/change/")).text
+        page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call.pk}/change/")).text
         assert f"transaction #{started['transactionId']}" in page
         # Without a connector the station chooses: connectorId is left out, not sent empty.
         await send_action(admin_session, STATIONS, "remote_start_transaction", [station.id], id_tag=tag.id_tag,
@@ -113,9 +114,9 @@ async def test_change_availability_of_two_stations(node, make_station, admin_ses
         second = await eventually(finished_call(two.id, "ChangeAvailability"))
     assert first.response == {"status": "Accepted"} and second.response == {"status": "Scheduled"}
     # Several calls: the operator lands on the list of exactly those calls, with a link to each.
-    assert re.search(rf"/admin/stations/call/\?id__in=({first.pk},{second.pk}|{second.pk},{first.pk})$", response.url)
+    assert re.search(rf"/admin/ocpp/call/\?id__in=({first.pk},{second.pk}|{second.pk},{first.pk})$", response.url)
     for call in (first, second):
-        assert f'href="/admin/stations/call/{call.pk}/change/"' in response.text
+        assert f'href="/admin/ocpp/call/{call.pk}/change/"' in response.text
 
 
 async def test_offline_station_gets_an_error_message_and_no_call(node, make_station, admin_session):
@@ -143,7 +144,7 @@ async def test_station_call_error_is_shown(node, make_station, admin_session):
         assert await cp.wait_for_call("UnlockConnector") == {"connectorId": 1}
         call = await eventually(finished_call(station.id, "UnlockConnector"))
     assert call.status == CallStatus.ERROR and call.error_code == "NotSupported"
-    page = (await asyncio.to_thread(admin_session.get, f"/admin/stations/call/?station={station.id}")).text
+    page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/?station={station.id}")).text
     assert "NotSupported" in page and "no lock on this one" in page
 
 

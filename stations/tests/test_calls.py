@@ -5,7 +5,8 @@ import asyncio
 import pytest
 
 from csms.testing import CallErrorReceived, connect_station, db, eventually, results
-from stations.models import Call, ChargeStation, ConfigurationKey, Connector, DataTransferRecord
+from csms.ocpp.models import Call
+from stations.models import ChargeStation, ConfigurationKey, Connector, DataTransferRecord
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,7 +301,7 @@ async def test_accepted_authorization_key_becomes_the_password_and_is_never_kept
 
     from websockets.exceptions import InvalidStatus
 
-    from stations.models import MessageLog
+    from csms.ocpp.models import MessageLog
 
     old, new = "old-password-0123456789", "00112233445566778899aabbccddeeff00112233"
     station = await db(make_station)(security_profile=1, password=old)

@@ -49,7 +49,7 @@ def _online_count(ids):
 def _calls_by_status(ids):
     from django.db.models import Count
 
-    from stations.models import Call
+    from csms.ocpp.models import Call
 
     rows = (
         Call.objects.filter(station_id__in=ids, action="GetConfiguration")

@@ -328,7 +328,7 @@ async def test_same_message_id_from_another_station_is_its_own(node, make_statio
 
 
 async def test_every_frame_in_and_out_is_logged_with_its_direction(node, api, make_station):
-    from stations.models import MessageLog
+    from csms.ocpp.models import MessageLog
 
     station = await db(make_station)()
     async with connect_station(node, station.id) as cp:
@@ -376,7 +376,9 @@ async def test_a_repeat_after_the_24_hour_window_is_processed_anew(node, make_st
 
     from django.utils import timezone
 
-    from stations.models import ProcessedCall, StatusNotificationRecord
+    from csms.ocpp.models import ProcessedCall
+
+    from stations.models import StatusNotificationRecord
 
     station = await db(make_station)()
     async with connect_station(node, station.id, boot=True) as cp:
@@ -393,8 +395,8 @@ def test_message_log_and_answers_are_pruned_after_their_retention(make_station, 
 
     from django.utils import timezone
 
-    from stations.models import MessageLog, ProcessedCall
-    from stations.tasks import prune_message_log, prune_processed_calls
+    from csms.ocpp.models import MessageLog, ProcessedCall
+    from csms.ocpp.tasks import prune_message_log, prune_processed_calls
 
     station = make_station()
     now = timezone.now()

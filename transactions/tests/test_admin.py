@@ -9,7 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from stations.models import Call, ChargeStation
+from csms.ocpp.models import Call
+
+from stations.models import ChargeStation
 from stations.tests.admin_helpers import page_messages
 from transactions.models import IdTag, MeterValue, Transaction
 from transactions.signals import id_tag_changed

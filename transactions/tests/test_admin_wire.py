@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from csms.testing import connect_station, db, eventually
-from stations.models import Call, CallStatus
+from csms.ocpp.models import Call, CallStatus
 from stations.tests.admin_helpers import page_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +42,7 @@ async def test_remote_stop_from_the_transaction_list(node, make_station, make_id
     assert call.status == CallStatus.COMPLETED and call.response == {"status": "Accepted"}
     assert call.source == "admin" and call.requested_by_id == admin_session.user.pk
     assert call.context == {"transaction_id": transaction_id}
-    assert response.url.endswith(f"/admin/stations/call/{call.pk}/change/")
+    assert response.url.endswith(f"/admin/ocpp/call/{call.pk}/change/")
     assert any(level == "success" and f"#{call.pk}" in text for level, text in page_messages(response.text))
 
 

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from csms.ocpp import router
-from csms.ocpp.errors import OCPPError
-from csms.ocpp.schemas import CSMS_ACTIONS, STATION_ACTIONS, validate_request
+from csms.errors import Conflict, Invalid
 
+from . import directory, router
 from .channels import station_send
-from .models import Call, CallStatus, ChargeStation
+from .errors import OCPPError
+from .models import Call, CallStatus
+from .schemas import CSMS_ACTIONS, STATION_ACTIONS, validate_request
 
 logger = logging.getLogger(__name__)
 
@@ -43,47 +44,42 @@ def redact_secret(call: Call) -> None:
     call.payload = redacted(call.action, call.payload)
 
 
-class CallRefused(Exception):
-    """Nothing was sent: the request is wrong (`status` 400) or the station is away (409)."""
+class StationOffline(Conflict):
+    """Nothing was sent: no socket holds the station now."""
 
-    def __init__(self, reason: str, status: int = 400, details: dict | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.details = details or {}
+    code = "station_offline"
 
-
-class StationOffline(CallRefused):
     def __init__(self, station_id: str):
-        super().__init__(f"station {station_id} is not connected", status=409)
+        super().__init__(f"station {station_id} is not connected")
 
 
 def call_validate(*, action: str, payload) -> None:
     if action not in CSMS_ACTIONS:
         if action in STATION_ACTIONS:
-            raise CallRefused(f"{action} is sent by charge stations, not by the CSMS")
-        raise CallRefused(f"{action!r} is not an OCPP 1.6 action")
+            raise Invalid(f"{action} is sent by charge stations, not by the CSMS")
+        raise Invalid(f"{action!r} is not an OCPP 1.6 action")
     if not isinstance(payload, dict):
-        raise CallRefused("payload must be a JSON object")
+        raise Invalid("payload must be a JSON object")
     try:
         validate_request(action, payload)
     except OCPPError as exc:
-        raise CallRefused(f"payload does not satisfy the OCPP 1.6 {action} schema: {exc.description}", details=exc.details | {"code": exc.code}) from None
+        raise Invalid(f"payload does not satisfy the OCPP 1.6 {action} schema: {exc.description}",
+                      details=exc.details | {"code": exc.code}) from None
 
 
 def call_enqueue(
     *,
-    station: ChargeStation | str,
+    station,
     action: str,
     payload: dict,
     requested_by=None,
     source: str = "system",
     context: dict | None = None,
 ) -> Call:
-    """Validate, store and dispatch a Call to a connected station."""
-    station_id = station.pk if isinstance(station, ChargeStation) else station
+    """Validate, store and dispatch a Call to a connected station (a station object or its id)."""
+    station_id = station if isinstance(station, str) else station.pk
     call_validate(action=action, payload=payload)
-    if not ChargeStation.objects.filter(pk=station_id, online=True).exists():
+    if directory.get().channel(station_id) is None:
         raise StationOffline(station_id)
     call = Call.objects.create(
         station_id=station_id,

@@ -15,13 +15,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from csms.db import run_db
-from csms.ocpp import framing
-from csms.ocpp.errors import ErrorCode, OCPPError
-from csms.ocpp.msglog import buffer as message_log
-from csms.ocpp.schemas import ALL_ACTIONS, STATION_ACTIONS, validate_request, validate_response
 
-from . import calls, services
-from .models import CallStatus, ChargeStation, RegistrationStatus
+from . import calls, directory, framing
+from .errors import ErrorCode, OCPPError
+from .models import CallStatus
+from .msglog import buffer as message_log
+from .processing import inbound_call_process
+from .schemas import ALL_ACTIONS, STATION_ACTIONS, validate_request, validate_response
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         self.station_id = self.scope["url_route"]["kwargs"]["charge_box_id"]
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
         admission = await run_db(
-            services.station_admit,
+            directory.get().admit,
             charge_box_id=self.station_id,
             authorization=headers.get("authorization"),
             client_cert_cn=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
@@ -80,7 +80,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         self.outbound: asyncio.Queue[int] = asyncio.Queue()
         client = self.scope.get("client") or ["", ""]
         previous = await run_db(
-            services.station_connect,
+            directory.get().connected,
             station_id=self.station_id,
             channel_name=self.channel_name,
             node=settings.CSMS_NODE_NAME,
@@ -106,7 +106,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
                 unfinished.append(self.outbound.get_nowait())
             try:
                 await run_db(calls.calls_fail_disconnected, call_ids=unfinished)
-                await run_db(services.station_disconnect, station_id=self.station_id, channel_name=self.channel_name)
+                await run_db(directory.get().disconnected, station_id=self.station_id, channel_name=self.channel_name)
             except Exception:
                 logger.exception("could not record the disconnection of %s", self.station_id)
             logger.info("station %s disconnected (%s)", self.station_id, message.get("code"))
@@ -123,7 +123,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         await self.close(code=1000)
 
     async def station_refresh(self, event):
-        self.registration_status = await run_db(_registration_status, self.station_id)
+        self.registration_status = await run_db(directory.get().registration_status, self.station_id)
 
     # --- frames in -----------------------------------------------------------------------------
 
@@ -169,14 +169,14 @@ class OCPPConsumer(AsyncWebsocketConsumer):
             raise OCPPError(ErrorCode.NOT_IMPLEMENTED, f"{call.action!r} is not an OCPP 1.6 action")
         if call.action not in STATION_ACTIONS:
             raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{call.action} is sent by the Central System, not by a charge point")
-        if call.action != "BootNotification" and self.registration_status != RegistrationStatus.ACCEPTED:
+        if call.action != "BootNotification" and self.registration_status != directory.ACCEPTED:
             # The operator may have accepted the station since we last looked.
-            self.registration_status = await run_db(_registration_status, self.station_id)
-            if self.registration_status != RegistrationStatus.ACCEPTED:
+            self.registration_status = await run_db(directory.get().registration_status, self.station_id)
+            if self.registration_status != directory.ACCEPTED:
                 raise OCPPError(ErrorCode.SECURITY_ERROR, f"station is {self.registration_status}: only BootNotification is allowed")
         validate_request(call.action, call.payload)
         outcome = await run_db(
-            services.inbound_call_process,
+            inbound_call_process,
             station_id=self.station_id,
             message_id=call.message_id,
             action=call.action,
@@ -256,10 +256,6 @@ class OCPPConsumer(AsyncWebsocketConsumer):
                          error_details={"response": reply.payload, **exc.details})
             return
         await run_db(calls.call_complete, call_id=call_id, response=reply.payload)
-
-
-def _registration_status(station_id: str) -> str:
-    return ChargeStation.objects.values_list("registration_status", flat=True).get(pk=station_id)
 
 
 class RefuseConsumer(AsyncWebsocketConsumer):

@@ -1,18 +1,34 @@
-"""API plumbing shared by every app: pagination and errors as JSON with `detail`."""
+"""Errors under /api/ are JSON with `detail`: DRF's own, the domain's (mapped here, once) and Django's."""
+
+from __future__ import annotations
 
 from django.http import JsonResponse
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from csms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
-class Pagination(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
+# A domain refusal's kind decides the HTTP status; the first match wins.
+DOMAIN_STATUS = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
+    (Invalid, status.HTTP_400_BAD_REQUEST),
+)
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    code = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
+    body = {"detail": exc.message}
+    if exc.details:
+        body["details"] = exc.details
+    return Response(body, status=code)
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -40,14 +56,6 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-
-
-def json_bad_request(request, exception=None):
-    return JsonResponse({"detail": "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def json_permission_denied(request, exception=None):
-    return JsonResponse({"detail": "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
 
 
 def handler404(request, exception=None):

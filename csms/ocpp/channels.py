@@ -10,23 +10,14 @@ from channels.layers import get_channel_layer
 
 from csms.db import origin_loop
 
-from .models import ChargeStation
+from . import directory
 
 logger = logging.getLogger(__name__)
 
 
-def station_channel(station_id: str) -> str | None:
-    return (
-        ChargeStation.objects.filter(pk=station_id, online=True)
-        .exclude(channel_name="")
-        .values_list("channel_name", flat=True)
-        .first()
-    )
-
-
 def station_send(station_id: str, message: dict) -> bool:
     """Send a channel-layer message to the station's consumer; False when it is not connected."""
-    channel = station_channel(station_id)
+    channel = directory.get().channel(station_id)
     if channel is None:
         return False
     channel_send(channel, message)

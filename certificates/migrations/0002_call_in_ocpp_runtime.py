@@ -1,0 +1,35 @@
+# The Call model moved to the OCPP runtime (csms.ocpp): only Django's state changes, the foreign
+# keys keep pointing at the same table.
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('certificates', '0001_initial'),
+        ('ocpp', '0001_initial'),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='installedcertificate',
+                    name='install_call',
+                    field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+                migrations.AlterField(
+                    model_name='certificaterequest',
+                    name='delivery_call',
+                    field=models.OneToOneField(blank=True, help_text='The CertificateSigned call.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+                migrations.AlterField(
+                    model_name='certificaterequest',
+                    name='trigger_call',
+                    field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+            ]
+        )
+    ]

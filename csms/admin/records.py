@@ -1,0 +1,29 @@
+"""Admins of records: what stations reported and what happened, shown and never edited."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .presentation import station_link
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: shown, never added or edited by hand.
+
+    Deletion keeps the model permission, so that deleting a station (which cascades here) stays
+    possible for whoever may delete stations.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StationColumnMixin:
+    """A `station_id_link` column for any model with a `station` foreign key."""
+
+    @admin.display(description="station", ordering="station_id")
+    def station_id_link(self, obj):
+        return station_link(obj.station_id)

@@ -1,0 +1,65 @@
+"""The station directory: the one door through which the OCPP runtime reaches the station domain.
+
+The runtime holds sockets; who may connect, what a connection means for a station's record and
+where a station's socket is are questions of the station domain. The stations app answers them by
+registering a `StationDirectory` in its `AppConfig.ready()`; the runtime never imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# OCPP 1.6 RegistrationStatus: only an Accepted station may send anything but BootNotification.
+ACCEPTED = "Accepted"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The directory's verdict on a handshake: admitted (with its registration) or refused."""
+
+    station_id: str | None = None
+    registration_status: str = ""
+    refuse_status: int | None = None  # HTTP status of the handshake refusal
+    reason: str = ""
+
+
+class StationDirectory(Protocol):
+    def admit(self, *, charge_box_id: str, authorization: str | None, client_cert_cn: str | None) -> Admission:
+        """Whether this chargeBoxId may connect with these credentials (OCPP-J 3.2, security profiles)."""
+
+    def connected(self, *, station_id: str, channel_name: str, node: str, subprotocol: str,
+                  remote_address: str) -> str | None:
+        """Record the new socket; return the channel of the connection it replaces, if any."""
+
+    def disconnected(self, *, station_id: str, channel_name: str) -> None:
+        """The socket on `channel_name` closed (a newer connection may already hold the station)."""
+
+    def registration_status(self, station_id: str) -> str:
+        """The station's registration as stored now (an operator may have changed it)."""
+
+    def channel(self, station_id: str) -> str | None:
+        """The channel name of the consumer holding the station's socket; None when it is offline."""
+
+    def seen(self, station_ids: set[str]) -> None:
+        """These stations sent frames just now."""
+
+    def node_started(self, *, name: str) -> int:
+        """A node (re)starts holding no sockets; returns how many stations it was said to hold."""
+
+    def node_report(self, *, name: str, held: dict[str, str]) -> int:
+        """A node is alive and holds these sockets ({station_id: channel_name})."""
+
+
+_directory: StationDirectory | None = None
+
+
+def register(directory: StationDirectory) -> None:
+    global _directory
+    _directory = directory
+
+
+def get() -> StationDirectory:
+    if _directory is None:
+        raise RuntimeError("no station directory registered: is the stations app installed?")
+    return _directory

@@ -1,0 +1,35 @@
+# The Call model moved to the OCPP runtime (csms.ocpp): only Django's state changes, the foreign
+# keys keep pointing at the same table.
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('smartcharging', '0001_initial'),
+        ('ocpp', '0001_initial'),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='chargingprofileassignment',
+                    name='call',
+                    field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+                migrations.AlterField(
+                    model_name='stationcompositeschedule',
+                    name='call',
+                    field=models.OneToOneField(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+                migrations.AlterField(
+                    model_name='installedchargingprofile',
+                    name='call',
+                    field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ocpp.call'),
+                ),
+            ]
+        )
+    ]
