@@ -1,9 +1,16 @@
-"""Processing one station Call: its handler and the stored answer, in one database transaction.
+"""Processing one station Call: its handler (and, for transaction messages, the stored answer) in
+one database transaction.
 
-A Call repeating a messageId, action and payload answered in the last 24 hours gets the stored
-answer and is not processed again (OCPP-J errata 3.1: a retried message may keep its id). Repeats
-are rare, so they are detected by the unique (station, messageId) constraint when the answer is
-stored, not by a lookup before every Call: the repeat's writes roll back with it.
+A transaction message (StartTransaction, StopTransaction, MeterValues) repeating a messageId, action
+and payload answered in the last 24 hours gets the stored answer and is not processed again: a
+station retries these with the same id until it is answered, and processing one twice would
+corrupt data (docs/adr/0005-station-path-writes.md). Every other action is processed afresh,
+whatever its messageId: many stations restart their counter on every connection, and a Heartbeat,
+BootNotification or StatusNotification answered from memory would set a clock back or leave a
+status unapplied (docs/adr/0014-replayed-transaction-messages-only.md).
+
+Repeats are rare, so they are detected by the unique (station, messageId) constraint when the answer
+is stored, not by a lookup before every Call: the repeat's writes roll back with it.
 """
 
 from __future__ import annotations
@@ -37,6 +44,11 @@ def call_error_for(exc: DomainError) -> OCPPError:
     return OCPPError(code, exc.message, exc.details)
 
 
+# The messages a station queues and retries until answered, and whose double processing would
+# store a transaction or its meter values twice.
+REPLAYABLE_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+
+
 def _digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -53,6 +65,8 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
     handler = router.call_handler(action)
     if handler is None:
         raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
+    if action not in REPLAYABLE_ACTIONS:
+        return _process_once(handler, station_id, message_id, action, payload, digest=None)
     digest = _digest(payload)
     try:
         return _process_once(handler, station_id, message_id, action, payload, digest)
@@ -68,16 +82,17 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
         return _process_once(handler, station_id, message_id, action, payload, digest, replacing=previous)
 
 
-def _process_once(handler, station_id, message_id, action, payload, digest, replacing=None) -> Outcome:
+def _process_once(handler, station_id, message_id, action, payload, digest: str | None, replacing=None) -> Outcome:
+    """Run the handler in one transaction; with a digest, store the answer for retries in it too."""
     ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
     try:
         with transaction.atomic():
             if replacing is not None:
                 replacing.delete()
             response = handler(ctx, payload)
-            ProcessedCall.objects.create(
-                station_id=station_id, message_id=message_id, action=action, payload_digest=digest, response=response
-            )
+            if digest is not None:
+                ProcessedCall.objects.create(station_id=station_id, message_id=message_id, action=action,
+                                             payload_digest=digest, response=response)
     except DomainError as exc:
         raise call_error_for(exc) from None
     except (DataError, OverflowError) as exc:

@@ -266,35 +266,57 @@ async def test_bad_frames_do_not_touch_another_station(node, make_station):
 # --- retried Calls ------------------------------------------------------------------------------------------
 
 
-async def test_repeated_call_is_answered_from_store_and_not_processed_again(node, make_station):
-    from stations.models import DataTransferRecord, StatusNotificationRecord
-    from transactions.models import Transaction
+async def test_retried_transaction_messages_are_answered_from_store_and_stored_once(node, make_station):
+    from transactions.models import MeterValue, Transaction
 
     station = await db(make_station)()
     async with connect_station(node, station.id, boot=True) as cp:
-        first = await cp.send("Heartbeat", {}, message_id="hb-1")
-        await asyncio.sleep(0.01)
-        assert await cp.send("Heartbeat", {}, message_id="hb-1") == first
-
         start = await cp.send("StartTransaction", START, message_id="start-1")
         assert await cp.send("StartTransaction", START, message_id="start-1") == start
-        assert await db(Transaction.objects.count)() == 1
-
-        await cp.send("StatusNotification", STATUS_OK, message_id="status-1")
-        await cp.send("StatusNotification", STATUS_OK, message_id="status-1")
-        assert await db(StatusNotificationRecord.objects.filter(station=station).count)() == 1
-
-        transfer = {"vendorId": "org.csms", "messageId": "Ping", "data": "hello"}
-        await cp.send("DataTransfer", transfer, message_id="dt-1")
-        await cp.send("DataTransfer", transfer, message_id="dt-1")
-        assert await db(DataTransferRecord.objects.filter(station=station).count)() == 1
-
-    # Across a reconnect: still answered from store.
+        meter = {"connectorId": 1, "transactionId": start["transactionId"], "meterValue": [SAMPLE]}
+        await cp.send("MeterValues", meter, message_id="mv-1")
+        await cp.send("MeterValues", meter, message_id="mv-1")
+    # Across a reconnect: still answered from store (the station's queue replays them).
     async with connect_station(node, station.id) as cp:
         assert await cp.send("StartTransaction", START, message_id="start-1") == start
-        await cp.send("StatusNotification", STATUS_OK, message_id="status-1")
-    assert await db(Transaction.objects.count)() == 1
-    assert await db(StatusNotificationRecord.objects.filter(station=station).count)() == 1
+        await cp.send("MeterValues", meter, message_id="mv-1")
+        stop = {"transactionId": start["transactionId"], "meterStop": 200, "timestamp": "2024-05-01T11:00:00Z"}
+        first_stop = await cp.send("StopTransaction", stop, message_id="stop-1")
+        assert await cp.send("StopTransaction", stop, message_id="stop-1") == first_stop
+    assert await db(Transaction.objects.filter(station=station).count)() == 1
+    assert await db(MeterValue.objects.filter(station=station, source="MeterValues").count)() == 1
+    tx = await db(Transaction.objects.get)(station=station)
+    assert tx.meter_stop == 200
+
+
+async def test_other_actions_are_processed_afresh_whatever_their_message_id(node, make_station):
+    """Stations that restart their messageId counter on each connection (real firmware does) repeat
+    ids with new meaning: a Heartbeat, a boot or a status must never be answered from memory."""
+    from stations.models import ChargeStation, Connector, DataTransferRecord, StatusNotificationRecord
+
+    station = await db(make_station)()
+    async with connect_station(node, station.id) as cp:
+        await cp.send("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}, message_id="1")
+        first = await cp.send("Heartbeat", {}, message_id="2")
+        await cp.send("StatusNotification", STATUS_OK, message_id="3")
+        await cp.send("StatusNotification", {**STATUS_OK, "status": "Preparing"}, message_id="4")
+        transfer = {"vendorId": "org.csms", "messageId": "Ping", "data": "hello"}
+        await cp.send("DataTransfer", transfer, message_id="5")
+        await cp.send("DataTransfer", transfer, message_id="5")
+    first_boot = await db(lambda: ChargeStation.objects.get(pk=station.id).last_boot_at)()
+    await db(lambda: ChargeStation.objects.filter(pk=station.id).update(reset_required=True))()
+    await asyncio.sleep(0.01)
+    async with connect_station(node, station.id) as cp:  # the counter starts again at 1
+        await cp.send("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}, message_id="1")
+        again = await cp.send("Heartbeat", {}, message_id="2")
+        await cp.send("StatusNotification", STATUS_OK, message_id="3")
+    assert again["currentTime"] > first["currentTime"]  # a fresh clock, not the stored one
+    row = await db(ChargeStation.objects.get)(pk=station.id)
+    assert row.last_boot_at > first_boot and row.reset_required is False  # the boot was recorded
+    connector = await db(Connector.objects.get)(station=station, connector_id=1)
+    assert connector.status == "Available"  # the repeated Available after Preparing was applied
+    assert await db(StatusNotificationRecord.objects.filter(station=station).count)() == 3
+    assert await db(DataTransferRecord.objects.filter(station=station).count)() == 2
 
 
 async def test_same_message_id_with_another_payload_is_processed_anew(node, make_station):
@@ -314,14 +336,15 @@ async def test_same_message_id_with_another_payload_is_processed_anew(node, make
 
 
 async def test_same_message_id_from_another_station_is_its_own(node, make_station):
-    from stations.models import StatusNotificationRecord
+    from transactions.models import Transaction
 
     one, two = await db(make_station)(), await db(make_station)()
     async with connect_station(node, one.id, boot=True) as a, connect_station(node, two.id, boot=True) as b:
-        await a.send("StatusNotification", STATUS_OK, message_id="shared-id")
-        await b.send("StatusNotification", STATUS_OK, message_id="shared-id")
-    assert await db(StatusNotificationRecord.objects.filter(station=one).count)() == 1
-    assert await db(StatusNotificationRecord.objects.filter(station=two).count)() == 1
+        first = await a.send("StartTransaction", START, message_id="shared-id")
+        second = await b.send("StartTransaction", START, message_id="shared-id")
+    assert first["transactionId"] != second["transactionId"]
+    assert await db(Transaction.objects.filter(station=one).count)() == 1
+    assert await db(Transaction.objects.filter(station=two).count)() == 1
 
 
 # --- the message log ------------------------------------------------------------------------------------------
@@ -377,17 +400,17 @@ async def test_a_repeat_after_the_24_hour_window_is_processed_anew(node, make_st
     from django.utils import timezone
 
     from csms.ocpp.models import ProcessedCall
-
-    from stations.models import StatusNotificationRecord
+    from transactions.models import MeterValue
 
     station = await db(make_station)()
+    meter = {"connectorId": 1, "meterValue": [SAMPLE]}
     async with connect_station(node, station.id, boot=True) as cp:
-        await cp.send("StatusNotification", STATUS_OK, message_id="old-1")
+        await cp.send("MeterValues", meter, message_id="old-1")
         await db(lambda: ProcessedCall.objects.filter(station=station, message_id="old-1")
                  .update(created_at=timezone.now() - timedelta(hours=25)))()
-        await cp.send("StatusNotification", STATUS_OK, message_id="old-1")
-        await cp.send("StatusNotification", STATUS_OK, message_id="old-1")
-    assert await db(StatusNotificationRecord.objects.filter(station=station).count)() == 2
+        await cp.send("MeterValues", meter, message_id="old-1")
+        await cp.send("MeterValues", meter, message_id="old-1")
+    assert await db(MeterValue.objects.filter(station=station).count)() == 2
 
 
 def test_message_log_and_answers_are_pruned_after_their_retention(make_station, settings):
