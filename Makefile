@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test bench install
+.PHONY: run test faults bench install
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ run: install
 test: install
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
+
+# The fault scenarios alone (they also run in `make test`), with their summary table. They start
+# their own Redis and PostgreSQL; the nodes share DATABASE_URL's PostgreSQL (CI's).
+faults: install
+	$(PY) -m pytest -m faults -p no:cacheprovider -q
 
 bench: install
 	$(PY) bench/station_load.py

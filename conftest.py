@@ -71,3 +71,29 @@ def make_id_tag(transactional_db):
         return id_tag_create(id_tag=id_tag or f"TAG{uuid.uuid4().hex[:8]}", **fields)
 
     return make
+
+
+# --- `make faults`: the fault scenarios' figures as one table --------------------------------------
+
+
+def pytest_sessionstart(session):
+    from csms.testing_faults import REPORT_PATH
+
+    REPORT_PATH.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    import json
+
+    from csms.testing_faults import REPORT_PATH
+
+    if not REPORT_PATH.exists():
+        return
+    rows = [json.loads(line) for line in REPORT_PATH.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    terminalreporter.section("fault scenarios")
+    for row in rows:
+        scenario = row.pop("scenario")
+        figures = ", ".join(f"{key}={value}" for key, value in row.items())
+        terminalreporter.write_line(f"{scenario:<45} {figures}")

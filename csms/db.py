@@ -26,6 +26,11 @@ def origin_loop() -> asyncio.AbstractEventLoop | None:
     return getattr(_origin, "loop", None)
 
 
+def bind_origin_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Tell code running on this thread which event loop handed it the work (None: none)."""
+    _origin.loop = loop
+
+
 def _get_executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:

@@ -4,8 +4,9 @@ Daphne is extended in two ways (docs/adr/0002-daphne-node.md):
 - the ASGI "WebSocket Denial Response" extension, so that an unknown chargeBoxId is refused with
   HTTP 404 and bad credentials with 401 at the handshake (plain Daphne can only answer 403);
 - WebSockets never time out (Daphne's default closes every socket after a day).
-The node also reports itself alive, so that stations held by a dead node are marked offline, and,
-without REDIS_URL (no Celery beat), runs the periodic jobs in process.
+The node also reports itself alive, so that stations held by a dead node are marked offline
+(csms/ocpp/lifecycle.py), drains on SIGTERM, and, without REDIS_URL (no Celery beat), runs the
+periodic jobs in process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from http import HTTPStatus
 
@@ -31,7 +33,7 @@ from twisted.internet import reactor  # noqa: E402
 
 logger = logging.getLogger("csms.node")
 
-NODE_REPORT_INTERVAL = int(os.environ.get("CSMS_NODE_REPORT_INTERVAL", "20"))
+PROTOCOL_CLOSE_CODES = frozenset({1001, 1008, 1009, 1011})
 
 
 class DenialWebSocketProtocol(WebSocketProtocol):
@@ -55,16 +57,36 @@ class DenialWebSocketProtocol(WebSocketProtocol):
         super().handle_reply(message)
 
 
+    def serverClose(self, code=None):
+        # Autobahn lets an application close only with 1000 or 3000-4999; a server may close with
+        # 1001 (going away: the node drains) and 1009 (message too big) too (RFC 6455 7.4.1).
+        if code in PROTOCOL_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+            return
+        super().serverClose(code)
+
+
 class DenialWebSocketFactory(WebSocketFactory):
     protocol = DenialWebSocketProtocol
 
 
 class NodeServer(daphne.server.Server):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The consumer refuses frames over CSMS_MAX_FRAME_BYTES itself (close 1009, a security event,
+        # a log line); the protocol's own cap, far above it, only bounds memory.
+        self.websocket_max_message_size = self.websocket_max_frame_size = settings.CSMS_MAX_FRAME_BYTES * 4
+        self.ports = []
+
     def run(self):
         # Server.run builds its WebSocketFactory by module-level name.
         daphne.server.WebSocketFactory = DenialWebSocketFactory
         reactor.callWhenRunning(self._start_background_jobs)
         super().run()
+
+    def listen_success(self, port):
+        self.ports.append(port)
+        return super().listen_success(port)
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
@@ -72,25 +94,27 @@ class NodeServer(daphne.server.Server):
         return super().create_application(protocol, scope)
 
     def _start_background_jobs(self):
+        from csms.ocpp.lifecycle import report_alive_forever
+
+        # Beyond its own cap the protocol closes with 1009 instead of dropping the TCP connection.
+        self.ws_factory.setProtocolOptions(failByDrop=False)
+        signal.signal(signal.SIGTERM, lambda signum, frame: reactor.callFromThread(self._drain_then_stop))
         loop = asyncio.get_event_loop()
-        self._node_task = loop.create_task(_report_alive())
+        self._node_task = loop.create_task(report_alive_forever())
         if not settings.REDIS_URL:
             from csms.scheduler import run_schedule
 
             self._schedule_task = loop.create_task(run_schedule())
 
+    def _drain_then_stop(self):
+        from csms.ocpp.lifecycle import drain, state
 
-async def _report_alive():
-    from csms.db import run_db
-    from csms.ocpp import directory
-    from csms.ocpp.consumer import held_stations
-
-    while True:
-        try:
-            await run_db(directory.get().node_report, name=settings.CSMS_NODE_NAME, held=dict(held_stations))
-        except Exception:
-            logger.exception("could not report node %s alive", settings.CSMS_NODE_NAME)
-        await asyncio.sleep(NODE_REPORT_INTERVAL)
+        if state.draining:
+            return
+        for port in self.ports:
+            port.stopListening()  # new connections go to other nodes behind the load balancer
+        task = asyncio.get_event_loop().create_task(drain())
+        task.add_done_callback(lambda _: reactor.stop())
 
 
 class NodeCommandLineInterface(CommandLineInterface):
@@ -98,11 +122,10 @@ class NodeCommandLineInterface(CommandLineInterface):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from csms.ocpp import directory
+    from csms.ocpp.lifecycle import node_start
 
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    released = directory.get().node_started(name=settings.CSMS_NODE_NAME)
+    host, port = settings.HOST, str(settings.PORT)
+    released = node_start()
     if released:
         logger.info("node %s restarted: %d stations it held marked offline", settings.CSMS_NODE_NAME, released)
     args = [
@@ -111,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         "--websocket_timeout", "-1",
         "--proxy-headers",
         "--application-close-timeout", "5",
-        "-v", os.environ.get("CSMS_DAPHNE_VERBOSITY", "1"),
+        "-v", str(settings.CSMS_DAPHNE_VERBOSITY),
         *(argv or []),
         "csms.asgi:application",
     ]

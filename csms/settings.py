@@ -27,6 +27,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def _secret_key() -> str:
     key = os.environ.get("DJANGO_SECRET_KEY")
     if key:
@@ -152,7 +157,8 @@ if REDIS_URL:
                         "health_check_interval": 30,
                     }
                 ],
-                "capacity": 1000,
+                # One channel per node carries every event for its stations (csms/ocpp/mailbox.py).
+                "capacity": 20000,
                 "expiry": 60,
             },
         }
@@ -174,6 +180,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "prune-message-log": {"task": "csms.ocpp.tasks.prune_message_log", "schedule": 3600.0},
     "prune-processed-calls": {"task": "csms.ocpp.tasks.prune_processed_calls", "schedule": 3600.0},
+    # Every node does this at each report; the beat job covers a time when no node is alive.
     "mark-orphaned-stations-offline": {"task": "stations.tasks.mark_orphaned_stations_offline", "schedule": 60.0},
     "expire-stale-calls": {"task": "csms.ocpp.tasks.expire_stale_calls", "schedule": 30.0},
     "expire-reservations": {"task": "reservations.tasks.expire_reservations", "schedule": 30.0},
@@ -237,9 +244,33 @@ CSMS_MESSAGE_LOG_RETENTION_DAYS = env_int("CSMS_MESSAGE_LOG_RETENTION_DAYS", 30)
 CSMS_DUPLICATE_CALL_WINDOW_HOURS = 24
 # Hours until a station may no longer trust a cached authorization; 0 leaves expiryDate out.
 CSMS_AUTH_CACHE_HOURS = env_int("CSMS_AUTH_CACHE_HOURS", 24)
-CSMS_NODE_NAME = os.environ.get("CSMS_NODE_NAME") or f"{socket.gethostname()}:{os.environ.get('PORT', '8000')}"
-# A node that has not reported for this long is presumed dead and its stations offline.
+# --- The node (python -m csms.node) ------------------------------------------------------------------
+HOST = os.environ.get("HOST") or "127.0.0.1"
+PORT = env_int("PORT", 8000)
+CSMS_NODE_NAME = os.environ.get("CSMS_NODE_NAME") or f"{socket.gethostname()}:{PORT}"
+# Within this many seconds of a node's death its stations are shown offline and their calls ended.
 CSMS_NODE_TIMEOUT = env_int("CSMS_NODE_TIMEOUT", 90)
+# How often a node reports itself alive (with the sockets it holds) and looks for dead nodes.
+CSMS_NODE_REPORT_INTERVAL = env_float("CSMS_NODE_REPORT_INTERVAL", 10)
+# SIGTERM: seconds a node gives the Calls in hand and the closing handshakes before it exits.
+CSMS_DRAIN_SECONDS = env_float("CSMS_DRAIN_SECONDS", 10)
+CSMS_DAPHNE_VERBOSITY = env_int("CSMS_DAPHNE_VERBOSITY", 1)
+
+# --- Outages and hostile input (docs/adr/0080-surviving-outages.md) ----------------------------------
+# Seconds a station Call waits for an unreachable database before it is answered InternalError.
+CSMS_DB_OUTAGE_WAIT = env_float("CSMS_DB_OUTAGE_WAIT", 20)
+# Message-log rows a node buffers while the database is away; older ones are dropped (and counted).
+CSMS_MESSAGE_LOG_BUFFER = env_int("CSMS_MESSAGE_LOG_BUFFER", 200_000)
+# Largest WebSocket message a station may send; a bigger one closes the connection with 1009.
+CSMS_MAX_FRAME_BYTES = env_int("CSMS_MAX_FRAME_BYTES", 1024 * 1024)
+# Handshakes per chargeBoxId: a burst, then so many a minute (0: no limit). Per remote address too
+# (off by default: stations behind one NAT or a load balancer share an address).
+CSMS_CONNECT_BURST_PER_STATION = env_int("CSMS_CONNECT_BURST_PER_STATION", 30)
+CSMS_CONNECT_RATE_PER_STATION = env_float("CSMS_CONNECT_RATE_PER_STATION", 60)
+CSMS_CONNECT_BURST_PER_ADDRESS = env_int("CSMS_CONNECT_BURST_PER_ADDRESS", 200)
+CSMS_CONNECT_RATE_PER_ADDRESS = env_float("CSMS_CONNECT_RATE_PER_ADDRESS", 0)
+# Station Calls committed together at most (group commit, docs/adr/0090-station-path-throughput.md).
+CSMS_WRITE_GROUP_MAX = env_int("CSMS_WRITE_GROUP_MAX", 64)
 # Security profile 3 behind a TLS terminator: the header carrying the verified client certificate's
 # subject common name.
 CSMS_CLIENT_CERT_HEADER = os.environ.get("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert-CN")
@@ -255,5 +286,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # One line per periodic job run is noise; failures still log.
         "celery.app.trace": {"level": "WARNING"},
+        # One line per failed reconnection attempt during a database outage is noise: the node logs
+        # the outage's start and end itself (csms/ocpp/writer.py).
+        "psycopg.pool": {"level": "ERROR"},
     },
 }

@@ -7,7 +7,7 @@ from django.utils import timezone
 from csms.ocpp.directory import Admission
 
 from . import services
-from .models import ChargeStation
+from .models import ChargeStation, SecurityEvent
 
 
 class Stations:
@@ -42,5 +42,15 @@ class Stations:
     def node_started(self, *, name: str) -> int:
         return services.node_start(name=name)
 
-    def node_report(self, *, name: str, held: dict[str, str]) -> int:
-        return services.node_report(name=name, held=held)
+    def node_report(self, *, name: str, held: dict[str, str], as_of) -> int:
+        return services.node_report(name=name, held=held, as_of=as_of)
+
+    def dead_nodes_release(self, *, silent_for: float) -> list[str]:
+        return services.stations_of_dead_nodes_mark_offline(silent_for=silent_for)
+
+    def node_stopped(self, *, name: str) -> list[str]:
+        return services.node_stop(name=name)
+
+    def security_event(self, *, station_id: str, type: str, tech_info: str) -> None:
+        SecurityEvent.objects.create(station_id=station_id, type=type, timestamp=timezone.now(),
+                                     tech_info=tech_info[:255])

@@ -102,19 +102,27 @@ def station_disconnect(*, station_id: str, channel_name: str) -> None:
     )
 
 
-def node_report(*, name: str, held: dict[str, str]) -> int:
-    """The node is alive and holds these sockets ({station_id: channel_name}).
+def node_report(*, name: str, held: dict[str, str], as_of) -> int:
+    """The node is alive and holds these sockets ({station_id: address}) as of `as_of`.
 
-    Stations it holds that were marked offline meanwhile (the node looked dead for a while) are
-    online again, unless another connection has taken them over since.
+    The record is corrected both ways: a held station shown offline (the node looked dead for a
+    while, or its connect bookkeeping was lost) is online on it again unless another connection took
+    it over; a station shown online on this node that it no longer holds (its disconnect bookkeeping
+    could not run) is offline. Connections made after `as_of` are left alone: the snapshot predates
+    them. Returns how many stations were corrected.
     """
     Node.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
-    reasserted = 0
+    corrected = 0
     for station_id in ChargeStation.objects.filter(pk__in=list(held), online=False).values_list("pk", flat=True):
-        reasserted += ChargeStation.objects.filter(pk=station_id, online=False).update(
+        corrected += ChargeStation.objects.filter(pk=station_id, online=False).update(
             online=True, node=name, channel_name=held[station_id]
         )
-    return reasserted
+    corrected += (
+        ChargeStation.objects.filter(node=name, online=True, connected_at__lt=as_of)
+        .exclude(channel_name__in=list(held.values()))
+        .update(online=False, channel_name="", disconnected_at=timezone.now())
+    )
+    return corrected
 
 
 def node_start(*, name: str) -> int:
@@ -124,15 +132,29 @@ def node_start(*, name: str) -> int:
     return ChargeStation.objects.filter(node=name, online=True).update(online=False, channel_name="", disconnected_at=now)
 
 
-def stations_of_dead_nodes_mark_offline() -> int:
-    """Stations held by a node that has stopped reporting are offline (its sockets died with it)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.CSMS_NODE_TIMEOUT)
+def node_stop(*, name: str) -> list[str]:
+    """A node stopped: whatever it still held is offline. Returns those stations' ids."""
+    held = list(ChargeStation.objects.filter(node=name, online=True).values_list("pk", flat=True))
+    if held:
+        ChargeStation.objects.filter(pk__in=held, node=name, online=True).update(
+            online=False, channel_name="", disconnected_at=timezone.now())
+    Node.objects.filter(name=name).update(last_seen=timezone.now() - timedelta(days=1))
+    return held
+
+
+def stations_of_dead_nodes_mark_offline(*, silent_for: float | None = None) -> list[str]:
+    """Stations held by a node that stopped reporting are offline (its sockets died with it).
+    Returns their ids."""
+    seconds = settings.CSMS_NODE_TIMEOUT if silent_for is None else silent_for
+    cutoff = timezone.now() - timedelta(seconds=seconds)
     dead = list(Node.objects.filter(last_seen__lt=cutoff).values_list("name", flat=True))
     if not dead:
-        return 0
-    return ChargeStation.objects.filter(online=True, node__in=dead).update(
-        online=False, channel_name="", disconnected_at=timezone.now()
-    )
+        return []
+    released = list(ChargeStation.objects.filter(online=True, node__in=dead).values_list("pk", flat=True))
+    if released:
+        ChargeStation.objects.filter(pk__in=released, online=True, node__in=dead).update(
+            online=False, channel_name="", disconnected_at=timezone.now())
+    return released
 
 
 def station_registration_set(*, station: ChargeStation, status: str) -> ChargeStation:

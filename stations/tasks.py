@@ -7,4 +7,5 @@ from . import services
 
 @shared_task
 def mark_orphaned_stations_offline() -> int:
-    return services.stations_of_dead_nodes_mark_offline()
+    """A backstop for when no node is alive to do it (every node releases dead nodes' stations)."""
+    return len(services.stations_of_dead_nodes_mark_offline())

@@ -18,7 +18,7 @@ from django.utils import timezone
 from csms.errors import Conflict, Invalid
 
 from . import directory, router
-from .channels import station_send
+from .channels import ChannelLayerUnavailable, station_send
 from .errors import OCPPError
 from .models import Call, CallStatus
 from .schemas import CSMS_ACTIONS, STATION_ACTIONS, validate_request
@@ -96,8 +96,15 @@ def call_enqueue(
 def _deliver(call_id: int, station_id: str) -> None:
     try:
         delivered = station_send(station_id, {"type": "ocpp.call", "call_id": call_id})
+    except ChannelLayerUnavailable:
+        # The station is held by another node and Redis is down: say so at once rather than let
+        # the call wait for a hand-over that cannot happen.
+        call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="ChannelLayerUnavailable",
+                    error_description="the channel layer is unavailable: the call could not reach the node "
+                                      "holding the station; try again")
+        return
     except Exception:
-        logger.exception("could not hand call %s to the channel layer", call_id)
+        logger.exception("could not hand call %s to the station's connection", call_id)
         delivered = False
     if not delivered:
         call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="StationOffline",
@@ -158,6 +165,17 @@ def calls_fail_disconnected(*, call_ids: list[int]) -> None:
     for call_id in call_ids:
         call_finish(call_id=call_id, status=CallStatus.ERROR, error_code="Disconnected",
                     error_description="the station disconnected before answering")
+
+
+def calls_fail_for_stations(*, station_ids: list[str], error_code: str, error_description: str) -> int:
+    """End every unfinished call of these stations (their node stopped or died): nobody will send or
+    answer them."""
+    unfinished = Call.objects.filter(station_id__in=station_ids, status__in=[CallStatus.PENDING, CallStatus.SENT])
+    ended = 0
+    for call_id in unfinished.values_list("pk", flat=True):
+        ended += call_finish(call_id=call_id, status=CallStatus.ERROR, error_code=error_code,
+                             error_description=error_description)
+    return ended
 
 
 def calls_expire_stale() -> int:

@@ -1,48 +1,61 @@
-"""Reaching the consumer that holds a station's socket, on whichever node, from any context."""
+"""Reaching the connection that holds a station's socket, on whichever node, from any context."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from csms.db import origin_loop
 
 from . import directory
+from .mailbox import ADDRESS_SEPARATOR, ChannelLayerUnavailable, mailbox
 
-logger = logging.getLogger(__name__)
+__all__ = ["ChannelLayerUnavailable", "channel_send", "station_send"]
+
+# A hand-over to the layer that takes longer than this is treated as the layer being unavailable.
+SEND_TIMEOUT = 5
 
 
 def station_send(station_id: str, message: dict) -> bool:
-    """Send a channel-layer message to the station's consumer; False when it is not connected."""
-    channel = directory.get().channel(station_id)
-    if channel is None:
+    """Send an event to the station's connection; False when it is not connected.
+
+    Raises ChannelLayerUnavailable when the station is held by another node and Redis is down.
+    """
+    address = directory.get().channel(station_id)
+    if address is None:
         return False
-    channel_send(channel, message)
-    return True
+    return channel_send(address, message)
 
 
-def channel_send(channel: str, message: dict) -> None:
+def channel_send(address: str, message: dict) -> bool:
+    """Send an event to the connection at `address` from synchronous code (a database thread, a
+    view, a Celery task); False when that connection is gone."""
+    loop = origin_loop() or mailbox.loop
+    if loop is not None and loop.is_running():
+        # On a node (one of its database threads or views): the node's own loop hands it over, so a
+        # connection of this node is reached directly, without the layer.
+        future = asyncio.run_coroutine_threadsafe(mailbox.send(address, message), loop)
+        try:
+            return future.result(timeout=SEND_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise ChannelLayerUnavailable("the hand-over to the channel layer timed out") from None
+    # A Celery worker or a management command: no connection lives here; a private loop whose pools
+    # must not outlive it (channels-redis #332).
+    return async_to_sync(_send_and_close)(address, message)
+
+
+async def _send_and_close(address: str, message: dict) -> bool:
+    node_channel, _, connection_id = address.partition(ADDRESS_SEPARATOR)
     layer = get_channel_layer()
-    loop = origin_loop()
-    if loop is not None:
-        # On a consumer's database thread: hand the send to the consumer's own loop.
-        asyncio.run_coroutine_threadsafe(layer.send(channel, message), loop).result(timeout=10)
-    elif getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
-        # In a sync view under ASGI: asgiref runs this on the server's loop.
-        async_to_sync(layer.send)(channel, message)
-    else:
-        # Celery worker, management command: a private loop whose pools must not outlive it
-        # (channels-redis #332).
-        async_to_sync(_send_and_close)(layer, channel, message)
-
-
-async def _send_and_close(layer, channel: str, message: dict) -> None:
     try:
-        await layer.send(channel, message)
+        await layer.send(node_channel, {**message, "connection": connection_id})
+    except Exception as exc:
+        raise ChannelLayerUnavailable(str(exc)) from exc
     finally:
         close_pools = getattr(layer, "close_pools", None)
         if close_pools is not None:
             await close_pools()
+    return True

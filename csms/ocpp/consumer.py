@@ -1,34 +1,59 @@
 """The WebSocket consumer that speaks OCPP-J 1.6 with one charge station.
 
-Inbound Calls are validated here and handed to their handler on a database thread; outbound Calls
-arrive as channel-layer messages and are sent by a separate task, so that waiting for a station's
-answer never blocks the receive loop through which that answer arrives (DESIGN.md).
+It is a Channels consumer with its own receive loop (docs/adr/0080-surviving-outages.md,
+docs/adr/0090-station-path-throughput.md):
+- frames are read straight from the ASGI queue, without Channels' per-message dispatch (a thread
+  hop to close old database connections on every frame);
+- it has no channel-layer channel of its own: the node's mailbox (mailbox.py) hands it the events
+  meant for it, so a channel-layer outage never ends a connection;
+- station Calls go to the node's writer (writer.py), which commits them in groups and answers each
+  once its data is committed;
+- CSMS Calls run one at a time from a task made only while there are some, so that waiting for the
+  station's answer never blocks the receive loop through which that answer arrives (DESIGN.md);
+- whatever ends the connection (the station, a replacement, the operator, an error, the node
+  stopping), the `finally` of the loop does the bookkeeping: the station is shown offline unless a
+  newer connection holds it, and its unfinished Calls end as errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import uuid
 
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import AsyncConsumer
 from django.conf import settings
 
 from csms.db import run_db
 
 from . import calls, directory, framing
 from .errors import ErrorCode, OCPPError
+from .limits import RateLimit
+from .mailbox import ChannelLayerUnavailable, mailbox
 from .models import CallStatus
 from .msglog import buffer as message_log
-from .processing import inbound_call_process
 from .schemas import ALL_ACTIONS, STATION_ACTIONS, validate_request, validate_response
+from .writer import db_outage, get_writer, is_outage
 
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+# RFC 6455 close codes.
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG = 1000, 1001, 1009
 
-# The sockets this process holds, {station_id: channel_name}, reported with the node's heartbeat.
-held_stations: dict[str, str] = {}
+_identity_limit: RateLimit | None = None
+_address_limit: RateLimit | None = None
+
+
+def connect_limits() -> tuple[RateLimit, RateLimit]:
+    global _identity_limit, _address_limit
+    if _identity_limit is None:
+        _identity_limit = RateLimit(burst=settings.CSMS_CONNECT_BURST_PER_STATION,
+                                    per_minute=settings.CSMS_CONNECT_RATE_PER_STATION)
+        _address_limit = RateLimit(burst=settings.CSMS_CONNECT_BURST_PER_ADDRESS,
+                                   per_minute=settings.CSMS_CONNECT_RATE_PER_ADDRESS)
+    return _identity_limit, _address_limit
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -38,101 +63,189 @@ def choose_subprotocol(offered: list[str]) -> str | None:
     return None
 
 
-async def deny_handshake(consumer: AsyncWebsocketConsumer, status: int, reason: str) -> None:
+def held_stations() -> dict[str, str]:
+    """The stations whose sockets this node holds now: {station_id: address}."""
+    return {conn.station_id: conn.address for conn in list(mailbox.connections.values()) if conn.address}
+
+
+def connections_busy() -> int:
+    """Station Calls being processed right now (a draining node waits for them)."""
+    return sum(conn.busy for conn in list(mailbox.connections.values()))
+
+
+async def deny_handshake(send, scope, status: int, reason: str, headers: list | None = None) -> None:
     """Refuse the WebSocket handshake with an HTTP status (ASGI WebSocket Denial Response)."""
-    if "websocket.http.response" in consumer.scope.get("extensions", {}):
-        await consumer.base_send(
-            {"type": "websocket.http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
-        )
-        await consumer.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain"), *(headers or [])]})
+        await send({"type": "websocket.http.response.body", "body": reason.encode()})
     else:  # a server without the extension can only answer 403
-        await consumer.close()
+        await send({"type": "websocket.close"})
 
 
-class OCPPConsumer(AsyncWebsocketConsumer):
+class OCPPConsumer(AsyncConsumer):
     station_id: str = ""
-    registered = False
+    address: str = ""  # set while the station's socket is registered with the node
+
+    async def __call__(self, scope, receive, send):
+        self.scope = scope
+        self.base_send = send
+        message = await receive()
+        if message["type"] != "websocket.connect" or not await self._connect():
+            return
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    await self._on_frame(message.get("text"), message.get("bytes"))
+                elif kind == "websocket.disconnect":
+                    self.close_code = message.get("code")
+                    break
+        finally:
+            await self._disconnected()
 
     # --- connection ----------------------------------------------------------------------------
 
-    async def websocket_connect(self, message):
+    async def _connect(self) -> bool:
         self.station_id = self.scope["url_route"]["kwargs"]["charge_box_id"]
+        client = self.scope.get("client") or ["", ""]
+        by_identity, by_address = connect_limits()
+        for limit, key in ((by_identity, self.station_id), (by_address, client[0])):
+            if not limit.allow(key):
+                logger.info("refused %s from %s: reconnecting too often", self.station_id, client[0])
+                await deny_handshake(self.base_send, self.scope, 429, "too many connection attempts",
+                                     [(b"retry-after", str(limit.retry_after(key)).encode())])
+                return False
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
-        admission = await run_db(
-            directory.get().admit,
-            charge_box_id=self.station_id,
-            authorization=headers.get("authorization"),
-            client_cert_cn=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
-        )
+        try:
+            admission = await run_db(
+                directory.get().admit,
+                charge_box_id=self.station_id,
+                authorization=headers.get("authorization"),
+                client_cert_cn=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
+            )
+        except Exception as exc:
+            return await self._refuse_unavailable(exc)
         if admission.refuse_status:
             logger.info("refused %s: %s", self.station_id, admission.reason)
-            await deny_handshake(self, admission.refuse_status, admission.reason)
-            return
+            await deny_handshake(self.base_send, self.scope, admission.refuse_status, admission.reason)
+            return False
         subprotocol = choose_subprotocol(self.scope.get("subprotocols", []))
         if subprotocol is None:
             # OCPP-J 4.1.2: complete the handshake without a subprotocol, then close.
-            await self.accept()
-            await self.close(code=1000)
-            return
+            await self.base_send({"type": "websocket.accept"})
+            await self.base_send({"type": "websocket.close", "code": CLOSE_NORMAL})
+            return False
         self.registration_status = admission.registration_status
+        self.connection_id = uuid.uuid4().hex[:16]
+        self.busy = 0
+        self.outbound: collections.deque[int] = collections.deque()
+        self.outbound_task: asyncio.Task | None = None
         self.awaiting: tuple[str, asyncio.Future] | None = None
         self.current_call: int | None = None
-        self.outbound: asyncio.Queue[int] = asyncio.Queue()
-        client = self.scope.get("client") or ["", ""]
-        previous = await run_db(
-            directory.get().connected,
-            station_id=self.station_id,
-            channel_name=self.channel_name,
-            node=settings.CSMS_NODE_NAME,
-            subprotocol=subprotocol,
-            remote_address=f"{client[0]}:{client[1]}",
-        )
-        self.registered = True
-        held_stations[self.station_id] = self.channel_name
-        await self.accept(subprotocol)
+        await mailbox.ensure_started()
+        # Registered before the database says so: the node's report must never miss a socket it holds.
+        self.address = mailbox.register(self)
+        try:
+            previous = await run_db(
+                directory.get().connected,
+                station_id=self.station_id,
+                channel_name=self.address,
+                node=settings.CSMS_NODE_NAME,
+                subprotocol=subprotocol,
+                remote_address=f"{client[0]}:{client[1]}",
+            )
+        except Exception as exc:
+            mailbox.unregister(self)
+            self.address = ""
+            return await self._refuse_unavailable(exc)
+        await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         if previous:
-            await self.channel_layer.send(previous, {"type": "station.replaced"})
-        self.outbound_task = asyncio.get_running_loop().create_task(self._send_outbound_calls())
+            await self._tell(previous, {"type": "station.replaced"})
         logger.info("station %s connected (%s)", self.station_id, subprotocol)
+        return True
 
-    async def websocket_disconnect(self, message):
-        if self.registered:
-            self.registered = False
-            if held_stations.get(self.station_id) == self.channel_name:
-                del held_stations[self.station_id]
+    async def _refuse_unavailable(self, exc: Exception) -> bool:
+        if is_outage(exc):
+            db_outage.failed(exc)
+        else:
+            logger.exception("could not admit %s", self.station_id)
+        await deny_handshake(self.base_send, self.scope, 503, "the CSMS cannot take connections right now")
+        return False
+
+    async def _tell(self, address: str, message: dict) -> None:
+        try:
+            await mailbox.send(address, message)
+        except ChannelLayerUnavailable:
+            pass  # logged by the mailbox; the older socket closes on its own (pings) or at its next frame
+
+    async def _disconnected(self) -> None:
+        if not self.address:
+            return
+        mailbox.unregister(self)
+        address, self.address = self.address, ""
+        if self.outbound_task is not None:
             self.outbound_task.cancel()
-            unfinished = [] if self.current_call is None else [self.current_call]
-            while not self.outbound.empty():
-                unfinished.append(self.outbound.get_nowait())
-            try:
-                await run_db(calls.calls_fail_disconnected, call_ids=unfinished)
-                await run_db(directory.get().disconnected, station_id=self.station_id, channel_name=self.channel_name)
-            except Exception:
+        unfinished = [] if self.current_call is None else [self.current_call]
+        unfinished.extend(self.outbound)
+        self.outbound.clear()
+        try:
+            await run_db(calls.calls_fail_disconnected, call_ids=unfinished)
+            await run_db(directory.get().disconnected, station_id=self.station_id, channel_name=address)
+        except Exception as exc:
+            # The database is away: the node's next report marks the station offline (it no longer
+            # holds it), and the stale-call job ends its calls.
+            if is_outage(exc):
+                db_outage.failed(exc)
+            else:
                 logger.exception("could not record the disconnection of %s", self.station_id)
-            logger.info("station %s disconnected (%s)", self.station_id, message.get("code"))
-        raise StopConsumer()
+        logger.info("station %s disconnected (%s)", self.station_id, getattr(self, "close_code", None))
 
-    async def station_replaced(self, event):
-        """A newer connection with our chargeBoxId took over: step aside."""
-        logger.info("station %s: connection replaced by a newer one", self.station_id)
-        await self.close(code=1000)
+    async def close(self, code: int = CLOSE_NORMAL) -> None:
+        try:
+            await self.base_send({"type": "websocket.close", "code": code})
+        except Exception:  # already gone
+            pass
 
-    async def station_deleted(self, event):
-        """The operator deleted this station: it is unknown now, so hang up."""
-        logger.info("station %s deleted: closing its connection", self.station_id)
-        await self.close(code=1000)
+    # --- events from the node's mailbox (on the event loop) -------------------------------------
 
-    async def station_refresh(self, event):
-        self.registration_status = await run_db(directory.get().registration_status, self.station_id)
+    def on_event(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "ocpp.call":
+            self._enqueue_call(message["call_id"])
+        elif kind == "station.replaced":
+            logger.info("station %s: connection replaced by a newer one", self.station_id)
+            asyncio.ensure_future(self.close(CLOSE_NORMAL))
+        elif kind == "station.deleted":
+            # A deleted station is unknown: hang up rather than fail each of its next Calls.
+            logger.info("station %s deleted: closing its connection", self.station_id)
+            asyncio.ensure_future(self.close(CLOSE_NORMAL))
+        elif kind == "station.refresh":
+            asyncio.ensure_future(self._reload_registration())
+        elif kind == "node.draining":
+            asyncio.ensure_future(self.close(CLOSE_GOING_AWAY))
+        else:
+            logger.warning("station %s: unknown event %r", self.station_id, kind)
+
+    async def _reload_registration(self) -> None:
+        try:
+            self.registration_status = await run_db(directory.get().registration_status, self.station_id)
+        except Exception:
+            logger.warning("station %s: could not reload its registration", self.station_id)
 
     # --- frames in -----------------------------------------------------------------------------
 
-    async def receive(self, text_data=None, bytes_data=None):
+    async def _on_frame(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if text_data is None:
             try:
-                text_data = bytes_data.decode("utf-8")
+                text_data = (bytes_data or b"").decode("utf-8")
             except UnicodeDecodeError:
                 text_data = bytes_data.decode("latin-1")
+        size = _utf8_size(text_data)
+        if size > settings.CSMS_MAX_FRAME_BYTES:
+            await self._refuse_oversized(size)
+            return
         try:
             frame = framing.parse_frame(text_data)
         except framing.FrameError as exc:
@@ -142,15 +255,30 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         if isinstance(frame, framing.Call):
             message_log.add(station_id=self.station_id, direction="in", frame=text_data,
                             message_type=framing.CALL, message_id=frame.message_id, action=frame.action)
-            await self._answer_call(frame)
+            self.busy += 1
+            try:
+                await self._answer_call(frame)
+            finally:
+                self.busy -= 1
+            return
+        message_type = framing.CALLRESULT if isinstance(frame, framing.CallResult) else framing.CALLERROR
+        message_log.add(station_id=self.station_id, direction="in", frame=text_data,
+                        message_type=message_type, message_id=frame.message_id)
+        if self.awaiting is not None and self.awaiting[0] == frame.message_id and not self.awaiting[1].done():
+            self.awaiting[1].set_result(frame)
         else:
-            message_type = framing.CALLRESULT if isinstance(frame, framing.CallResult) else framing.CALLERROR
-            message_log.add(station_id=self.station_id, direction="in", frame=text_data,
-                            message_type=message_type, message_id=frame.message_id)
-            if self.awaiting is not None and self.awaiting[0] == frame.message_id and not self.awaiting[1].done():
-                self.awaiting[1].set_result(frame)
-            else:
-                logger.warning("%s answered %s, which no call of ours awaits", self.station_id, frame.message_id)
+            logger.warning("%s answered %s, which no call of ours awaits", self.station_id, frame.message_id)
+
+    async def _refuse_oversized(self, size: int) -> None:
+        limit = settings.CSMS_MAX_FRAME_BYTES
+        logger.warning("station %s sent a frame of %d bytes (limit %d): closing with 1009", self.station_id, size, limit)
+        message_log.add(station_id=self.station_id, direction="in", frame=f"<frame of {size} bytes not kept: over {limit}>")
+        try:
+            await run_db(directory.get().security_event, station_id=self.station_id, type="OversizedMessage",
+                         tech_info=f"a frame of {size} bytes exceeded the limit of {limit} bytes")
+        except Exception:
+            logger.exception("could not record the oversized frame of %s", self.station_id)
+        await self.close(CLOSE_TOO_BIG)
 
     async def _answer_call(self, call: framing.Call) -> None:
         try:
@@ -159,8 +287,10 @@ class OCPPConsumer(AsyncWebsocketConsumer):
             await self._send_error(call.message_id, exc.code, exc.description, exc.details)
             return
         except Exception as exc:  # a failing handler must not take the connection down
-            logger.exception("%s from %s failed", call.action, self.station_id)
-            await self._send_error(call.message_id, ErrorCode.INTERNAL_ERROR, f"{call.action} could not be processed: {type(exc).__name__}")
+            logger.error("%s %s from %s failed: %s: %s", call.action, call.message_id, self.station_id,
+                         type(exc).__name__, exc, exc_info=not is_outage(exc))
+            await self._send_error(call.message_id, ErrorCode.INTERNAL_ERROR,
+                                   f"{call.action} could not be processed: {type(exc).__name__}")
             return
         await self._send_frame(framing.result_frame(call.message_id, response), framing.CALLRESULT, call.message_id)
 
@@ -175,13 +305,14 @@ class OCPPConsumer(AsyncWebsocketConsumer):
             if self.registration_status != directory.ACCEPTED:
                 raise OCPPError(ErrorCode.SECURITY_ERROR, f"station is {self.registration_status}: only BootNotification is allowed")
         validate_request(call.action, call.payload)
-        outcome = await run_db(
-            inbound_call_process,
-            station_id=self.station_id,
-            message_id=call.message_id,
-            action=call.action,
-            payload=call.payload,
-        )
+        committed = get_writer().submit(station_id=self.station_id, message_id=call.message_id,
+                                        action=call.action, payload=call.payload)
+        try:
+            # The writer may be stuck waiting for a database that is away (a connection from the pool
+            # can take long to come): the station hears of it after the bound, whatever the writer does.
+            outcome = await asyncio.wait_for(committed, settings.CSMS_DB_OUTAGE_WAIT)
+        except TimeoutError:
+            raise OCPPError(ErrorCode.INTERNAL_ERROR, "the database is unavailable; try again") from None
         if "registration_status" in outcome.effects:
             self.registration_status = outcome.effects["registration_status"]
         try:
@@ -196,21 +327,23 @@ class OCPPConsumer(AsyncWebsocketConsumer):
     async def _send_frame(self, frame: str, message_type: int, message_id: str, action: str = "") -> None:
         message_log.add(station_id=self.station_id, direction="out", frame=frame,
                         message_type=message_type, message_id=message_id, action=action)
-        await self.send(text_data=frame)
+        await self.base_send({"type": "websocket.send", "text": frame})
 
     async def _send_error(self, message_id: str, code: str, description: str, details: dict | None = None) -> None:
         await self._send_frame(framing.error_frame(message_id, code, description, details), framing.CALLERROR, message_id)
 
     # --- CSMS-initiated calls ------------------------------------------------------------------
 
-    async def ocpp_call(self, event):
+    def _enqueue_call(self, call_id: int) -> None:
         """A call for this station was enqueued (on any node): queue it behind the others."""
-        self.outbound.put_nowait(event["call_id"])
+        self.outbound.append(call_id)
+        if self.outbound_task is None or self.outbound_task.done():
+            self.outbound_task = asyncio.get_running_loop().create_task(self._send_outbound_calls())
 
     async def _send_outbound_calls(self) -> None:
         """One outstanding CSMS Call at a time (OCPP-J 4.1.1), in the order they were enqueued."""
-        while True:
-            call_id = await self.outbound.get()
+        while self.outbound:
+            call_id = self.outbound.popleft()
             self.current_call = call_id
             try:
                 await self._perform_call(call_id)
@@ -218,8 +351,11 @@ class OCPPConsumer(AsyncWebsocketConsumer):
                 raise
             except Exception as exc:
                 logger.exception("call %s to %s failed", call_id, self.station_id)
-                await run_db(calls.call_finish, call_id=call_id, status=CallStatus.ERROR,
-                             error_code="InternalError", error_description=str(exc))
+                try:
+                    await run_db(calls.call_finish, call_id=call_id, status=CallStatus.ERROR,
+                                 error_code="InternalError", error_description=str(exc))
+                except Exception:  # the database is away: the stale-call job ends it later
+                    pass
             finally:
                 self.current_call = None
 
@@ -236,7 +372,7 @@ class OCPPConsumer(AsyncWebsocketConsumer):
             logged = framing.call_frame(message_id, action, calls.redacted(action, payload)) if calls.carries_secret(action, payload) else frame
             message_log.add(station_id=self.station_id, direction="out", frame=logged,
                             message_type=framing.CALL, message_id=message_id, action=action)
-            await self.send(text_data=frame)
+            await self.base_send({"type": "websocket.send", "text": frame})
             reply = await asyncio.wait_for(reply_future, settings.CSMS_CALL_TIMEOUT)
         except TimeoutError:
             await run_db(calls.call_finish, call_id=call_id, status=CallStatus.TIMEOUT, error_code="Timeout",
@@ -258,11 +394,17 @@ class OCPPConsumer(AsyncWebsocketConsumer):
         await run_db(calls.call_complete, call_id=call_id, response=reply.payload)
 
 
-class RefuseConsumer(AsyncWebsocketConsumer):
+def _utf8_size(text: str) -> int:
+    # Every character takes at least one byte and at most four: count exactly only when it matters.
+    if len(text) * 4 <= settings.CSMS_MAX_FRAME_BYTES:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+class RefuseConsumer(AsyncConsumer):
     """Any WebSocket path that is not /ocpp/{chargeBoxId}: 404 at the handshake, never 500."""
 
-    async def websocket_connect(self, message):
-        await deny_handshake(self, 404, "no such OCPP endpoint")
-
-    async def websocket_disconnect(self, message):
-        raise StopConsumer()
+    async def __call__(self, scope, receive, send):
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await deny_handshake(send, scope, 404, "no such OCPP endpoint")

@@ -47,8 +47,18 @@ class StationDirectory(Protocol):
     def node_started(self, *, name: str) -> int:
         """A node (re)starts holding no sockets; returns how many stations it was said to hold."""
 
-    def node_report(self, *, name: str, held: dict[str, str]) -> int:
-        """A node is alive and holds these sockets ({station_id: channel_name})."""
+    def node_report(self, *, name: str, held: dict[str, str], as_of) -> int:
+        """A node is alive and holds these sockets ({station_id: address}) as of `as_of`: stations it
+        holds are online on it, stations it no longer holds are not. Returns how many were corrected."""
+
+    def dead_nodes_release(self, *, silent_for: float) -> list[str]:
+        """Stations held by nodes silent for `silent_for` seconds go offline; returns their ids."""
+
+    def node_stopped(self, *, name: str) -> list[str]:
+        """A node stopped: whatever it held is offline; returns the ids of the stations released."""
+
+    def security_event(self, *, station_id: str, type: str, tech_info: str) -> None:
+        """Something the CSMS saw a station do that a security team must know (an oversized frame)."""
 
 
 _directory: StationDirectory | None = None

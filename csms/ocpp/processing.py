@@ -82,6 +82,24 @@ def inbound_call_process(*, station_id: str, message_id: str, action: str, paylo
         return _process_once(handler, station_id, message_id, action, payload, digest, replacing=previous)
 
 
+def process_in_group(*, station_id: str, message_id: str, action: str, payload: dict) -> Outcome:
+    """The same as `inbound_call_process`, inside a transaction the writer holds for a group of Calls.
+
+    Anything unusual raises and spoils the group, which the writer then runs Call by Call through
+    `inbound_call_process`: a refusal, a value the database refuses, and a retried transaction
+    message (its stored answer makes the insert below fail).
+    """
+    handler = router.call_handler(action)
+    if handler is None:
+        raise OCPPError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
+    ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
+    response = handler(ctx, payload)
+    if action in REPLAYABLE_ACTIONS:
+        ProcessedCall.objects.create(station_id=station_id, message_id=message_id, action=action,
+                                     payload_digest=_digest(payload), response=response)
+    return Outcome(response, False, ctx.effects)
+
+
 def _process_once(handler, station_id, message_id, action, payload, digest: str | None, replacing=None) -> Outcome:
     """Run the handler in one transaction; with a digest, store the answer for retries in it too."""
     ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
