@@ -27,3 +27,11 @@ class StationColumnMixin:
     @admin.display(description="station", ordering="station_id")
     def station_id_link(self, obj):
         return station_link(obj.station_id)
+
+
+class MirrorAdmin(ReadOnlyAdmin):
+    """What stations hold or answered, mirrored: it changes only through their answers, never by
+    hand, not even by deleting a row (the mirror would then lie about the station)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
