@@ -39,7 +39,6 @@ from .models import (
     Connector,
     DataTransferRecord,
     Node,
-    RegistrationStatus,
     SecurityEvent,
     StatusNotificationRecord,
 )
@@ -146,18 +145,19 @@ class ChargeStationAdmin(AdminActionsMixin, admin.ModelAdmin):
         return bool(station.password_hash)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
+        values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
+                  "registration_status": obj.registration_status, "password": form.password_change()}
         if not change:
+            services.station_create(charge_box_id=obj.pk, **values)
+            obj._state.adding = False
+            obj.refresh_from_db()
             return
-        services.station_notify_changed(station_id=obj.pk)
-        accepted_now = ("registration_status" in form.changed_data
-                        and obj.registration_status == RegistrationStatus.ACCEPTED)
-        if accepted_now:
-            trigger = services.station_boot_request(station=obj, requested_by=request.user, source=SOURCE)
-            if trigger is not None:
-                self.message_user(request, format_html("Accepted: asked {} to boot again ({}).", obj.pk,
-                                                       call_link(trigger.pk, f"TriggerMessage #{trigger.pk}")),
-                                  messages.SUCCESS)
+        trigger = services.station_update(station=obj, **values, requested_by=request.user, source=SOURCE).boot_trigger
+        if trigger is not None:
+            self.message_user(request, format_html("Accepted: asked {} to boot again ({}).", obj.pk,
+                                                   call_link(trigger.pk, f"TriggerMessage #{trigger.pk}")),
+                              messages.SUCCESS)
 
     def delete_model(self, request, obj):
         services.station_delete(station=obj)
