@@ -190,8 +190,9 @@ class CertificateRequestAdmin(StationColumnMixin, AdminActionsMixin, admin.Model
     def chain_pem(self, row):
         return pem_block(row.certificate_chain)
 
-    @admin.action(description="Upload a signed chain…", permissions=["change", "send_call"])
+    @admin.action(description="Upload a signed chain…", permissions=["send_call"])
     def upload_chain(self, request, queryset):
+        """Opens the step's page (which needs "change" too) for the one selected request."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one request to upload its signed chain.", messages.ERROR)
             return None

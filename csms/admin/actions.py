@@ -102,7 +102,7 @@ class AdminAction:
     # action (the page is shown again with the reason), `Outcome.attempt` refuses one target.
     run: Callable[[Any, Any, Any, forms.Form], Outcome]
     form_class: type[forms.Form] = ConfirmForm
-    # has_<permission>_permission of the ModelAdmin, all required, as Django's own actions.
+    # has_<permission>_permission of the ModelAdmin, every one required (AdminActionsMixin.get_actions).
     permissions: tuple[str, ...] = ("send_call",)
     title: str = ""  # of the parameters page; default: the description
     submit_label: str = "Send"
@@ -324,6 +324,11 @@ class AdminActionsMixin:
 
     def has_action_permission(self, request, action: AdminAction) -> bool:
         return all(getattr(self, f"has_{name}_permission")(request) for name in action.permissions)
+
+    def get_actions(self, request):
+        # Django offers an action to whoever has any one of its permissions; ours need them all.
+        return {name: entry for name, entry in super().get_actions(request).items()
+                if not hasattr(entry[0], "admin_action") or self.has_action_permission(request, entry[0].admin_action)}
 
     def get_urls(self):
         if not self.object_actions:
