@@ -26,8 +26,8 @@ from csms.admin.actions import (
     station_spec,
 )
 from csms.admin.filters import StationFilter
-from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, badge, call_link, online_badge
-from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, badge, call_link
+from csms.admin.records import ConnectionColumnMixin, MirrorAdmin, ReadOnlyAdmin, StationColumnMixin
 
 from . import forms, selectors, services
 from .models import (
@@ -245,7 +245,7 @@ DELETE_FROM_STATION = AdminAction(
 
 
 @admin.register(InstalledCertificate)
-class InstalledCertificateAdmin(StationColumnMixin, AdminActionsMixin, admin.ModelAdmin):
+class InstalledCertificateAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     list_display = ["station_id_link", "certificate_type", "subject", "serial_number", "hash_algorithm", "not_after",
                     "source", "updated_at"]
     list_filter = [StationFilter, "certificate_type", "source", "hash_algorithm"]
@@ -254,12 +254,6 @@ class InstalledCertificateAdmin(StationColumnMixin, AdminActionsMixin, admin.Mod
     fields = ["station_id_link", "certificate_type", "hash_algorithm", "issuer_name_hash", "issuer_key_hash",
               "serial_number", "subject", "not_after", "source", "install_call_link", "updated_at", "certificate_pem"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         # The mirror follows the station: rows go when the station says so, never by hand.
@@ -311,7 +305,7 @@ CERTIFICATE_CALL_ACTIONS = [
 
 
 @admin.register(StationCertificates)
-class StationCertificatesAdmin(AdminActionsMixin, admin.ModelAdmin):
+class StationCertificatesAdmin(ConnectionColumnMixin, AdminActionsMixin, MirrorAdmin):
     object_actions = CERTIFICATE_CALL_ACTIONS
     actions = [admin_action(action) for action in CERTIFICATE_CALL_ACTIONS]
     list_display = ["id", "connection", "security_profile", "installed_count", "open_requests", "vendor", "model"]
@@ -320,25 +314,12 @@ class StationCertificatesAdmin(AdminActionsMixin, admin.ModelAdmin):
     fields = ["id", "security_profile", "online"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             installed_total=Count("installed_certificates", distinct=True),
             open_total=Count("certificate_requests", distinct=True,
                              filter=Q(certificate_requests__status__in=[*OPEN_STATUSES, RequestStatus.SENT])),
         )
-
-    @admin.display(description="connection", ordering="online")
-    def connection(self, station):
-        return online_badge(station.online)
 
     @admin.display(description="CA certificates held", ordering="installed_total")
     def installed_count(self, station):

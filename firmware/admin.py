@@ -60,6 +60,10 @@ def state_badge(state: str, label: str = ""):
     return badge(label or state, STATE_COLOURS.get(state, GREY))
 
 
+def firmware_update_link(pk: int):
+    return admin_link("firmwareupdate", pk, f"update #{pk}", app_label="firmware")
+
+
 def summary_badges(update: FirmwareUpdate):
     summary = selectors.firmware_update_summary(update)
     return format_html_join(" ", "{}", ((state_badge(state, f"{count} {state.replace('_', ' ')}"),)
@@ -110,7 +114,7 @@ class FirmwareStatusReportAdmin(StatusReportAdmin):
     def update_link(self, report):
         if report.target_id is None:
             return "—"
-        return admin_link("firmwareupdate", report.target.update_id, f"update #{report.target.update_id}", app_label="firmware")
+        return firmware_update_link(report.target.update_id)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("target")
@@ -226,7 +230,9 @@ class TargetStationFilter(InputFilter):
 
 
 @admin.register(FirmwareUpdate)
-class FirmwareUpdateAdmin(AdminActionsMixin, admin.ModelAdmin):
+class FirmwareUpdateAdmin(AdminActionsMixin, ReadOnlyAdmin):
+    """Jobs are started from the charge stations list ("Update firmware…"), never added here."""
+
     list_display = ["id", "created_at", "what", "action_name", "retrieve_date", "progress", "source", "requested_by"]
     list_filter = [TargetStationFilter, "signed", "source", "firmware"]
     date_hierarchy = "created_at"
@@ -236,12 +242,6 @@ class FirmwareUpdateAdmin(AdminActionsMixin, admin.ModelAdmin):
     fields = ["id", "firmware", "location", "action_name", "retrieve_date", "retries", "retry_interval", "install_date",
               "progress", "source", "requested_by", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False  # started from the charge stations list: "Update firmware…"
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("targets")
@@ -288,7 +288,7 @@ class FirmwareUpdateTargetAdmin(ProgressColumnsMixin, StationColumnMixin, ReadOn
 
     @admin.display(description="firmware update", ordering="update_id")
     def update_link(self, target):
-        return admin_link("firmwareupdate", target.update_id, f"update #{target.update_id}", app_label="firmware")
+        return firmware_update_link(target.update_id)
 
 
 # --- Diagnostics and logs -------------------------------------------------------------------------------

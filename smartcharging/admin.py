@@ -168,7 +168,7 @@ def side_by_side(report: StationCompositeSchedule):
 
 
 @admin.register(StationSmartCharging)
-class StationSmartChargingAdmin(AdminActionsMixin, admin.ModelAdmin):
+class StationSmartChargingAdmin(AdminActionsMixin, MirrorAdmin):
     list_display = ["id", "online", "profile_count", "vendor", "model"]
     list_filter = ["online"]
     search_fields = ["id"]
@@ -176,19 +176,8 @@ class StationSmartChargingAdmin(AdminActionsMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = [admin_action(CLEAR), admin_action(COMPOSITE)]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(profile_total=Count("charging_profiles"))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
-                         "show_save_and_add_another": False, "show_delete": False}
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="installed profiles", ordering="profile_total")
     def profile_count(self, obj):

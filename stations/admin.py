@@ -23,11 +23,10 @@ from csms.admin.presentation import (
     call_outcome,
     call_status_badge,
     changelist_url,
-    online_badge,
     pretty_frame,
     station_link,
 )
-from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.admin.records import ConnectionColumnMixin, ReadOnlyAdmin, StationColumnMixin
 from csms.ocpp.models import Call, MessageLog
 
 from . import services
@@ -77,7 +76,7 @@ def station_page_context(station: ChargeStation) -> dict:
 
 
 @admin.register(ChargeStation)
-class ChargeStationAdmin(AdminActionsMixin, admin.ModelAdmin):
+class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAdmin):
     form = ChargeStationAdminForm
     object_actions = STATION_CALL_ACTIONS
     own_actions = [admin_action(action) for action in [*STATION_CALL_ACTIONS, ACCEPT_REGISTRATION, REJECT_REGISTRATION]]
@@ -128,10 +127,6 @@ class ChargeStationAdmin(AdminActionsMixin, admin.ModelAdmin):
     @admin.display(description="registration", ordering="registration_status")
     def registration(self, station):
         return registration_badge(station.registration_status)
-
-    @admin.display(description="connection", ordering="online")
-    def connection(self, station):
-        return online_badge(station.online)
 
     @admin.display(description="connectors")
     def connector_states(self, station):

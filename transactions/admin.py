@@ -12,7 +12,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from csms.admin.actions import AdminActionsMixin, Refusal, Target, TargetLine, admin_action, call_action
+from csms.admin.actions import (
+    OFFLINE_NOT_SENT,
+    AdminActionsMixin,
+    Refusal,
+    Target,
+    TargetLine,
+    admin_action,
+    call_action,
+)
 from csms.admin.filters import InputFilter, StationFilter
 from csms.admin.outcomes import led_to
 from csms.admin.presentation import (
@@ -49,7 +57,7 @@ def remote_stop_plan(queryset, payload: dict):
 
 def describe_transaction(tx: Transaction) -> TargetLine:
     return TargetLine(f"{transaction_label(tx)}, connector {tx.connector_id}, idTag {tx.id_tag}",
-                      "" if tx.station.online else "offline: it will not be sent")
+                      "" if tx.station.online else OFFLINE_NOT_SENT)
 
 
 REMOTE_STOP = call_action("remote_stop_transaction", "RemoteStopTransaction", "Stop remotely (RemoteStopTransaction)…",

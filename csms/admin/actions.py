@@ -43,6 +43,8 @@ MAX_REFUSAL_MESSAGES = 20
 # The parameters page lists at most this many targets.
 MAX_LISTED_TARGETS = 100
 PAGE_TEMPLATE = "admin/csms/call_action.html"
+# What the parameters page says of a target whose station is offline, when a Call can only go now.
+OFFLINE_NOT_SENT = "offline: it will not be sent"
 
 T = TypeVar("T")
 
@@ -208,7 +210,7 @@ def call_action(name: str, ocpp_action: str, description: str, form_class=Confir
 
 
 def describe_station(station) -> TargetLine:
-    return TargetLine(station.pk, "" if station.online else "offline: it will not be sent")
+    return TargetLine(station.pk, "" if station.online else OFFLINE_NOT_SENT)
 
 
 def each_station(queryset: Iterable, payload: dict) -> Iterable[Target]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .presentation import station_link
+from .presentation import online_badge, station_link
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -19,6 +19,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ConnectionColumnMixin:
+    """A `connection` column for the station model (and its proxies): online or offline."""
+
+    @admin.display(description="connection", ordering="online")
+    def connection(self, station):
+        return online_badge(station.online)
 
 
 class StationColumnMixin:
