@@ -1,28 +1,33 @@
 """Admin: certificate requests with their steps (sign with the CA, upload a signed chain, deliver
 again, cancel), the CA certificates each station holds, and per station the Calls that manage them
-(trigger certificate signing, install, refresh), sent through the stations app's Call actions."""
+(trigger certificate signing, install, refresh). Every step and Call is an action of the framework
+in csms/admin/actions.py: one service call per selected object."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from csms.admin.actions import CallActionsMixin, Refusal, Target, each_station, make_call_action, station_spec
+from csms.admin.actions import (
+    AdminAction,
+    AdminActionsMixin,
+    Outcome,
+    Refusal,
+    Target,
+    TargetLine,
+    admin_action,
+    station_spec,
+)
 from csms.admin.filters import StationFilter
-from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, admin_link, badge, call_link, online_badge, station_link
-from csms.admin.records import StationColumnMixin
-from csms.errors import DomainError
-from csms.ocpp.permissions import may_send_calls
+from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, badge, call_link
+from csms.admin.records import ConnectionColumnMixin, MirrorAdmin, ReadOnlyAdmin, StationColumnMixin
 
 from . import forms, selectors, services
 from .models import (
@@ -44,8 +49,7 @@ STATUS_COLOURS = {
     RequestStatus.SIGNING_FAILED: RED, RequestStatus.STATION_REJECTED: RED, RequestStatus.UNDELIVERED: RED,
     RequestStatus.TRIGGER_REJECTED: RED, RequestStatus.TRIGGER_FAILED: RED,
 }
-STEP_TEMPLATE = "admin/certificates/request_step.html"
-DELETE_TEMPLATE = "admin/certificates/delete_certificates.html"
+REFUSED = "{label}: nothing done — {reason}"
 
 
 def status_badge(request: CertificateRequest):
@@ -56,40 +60,97 @@ def pem_block(text: str):
     return format_html('<pre style="margin:0;white-space:pre-wrap;font-size:11px">{}</pre>', text) if text else "—"
 
 
-def report_refusal(modeladmin, request, label: str, exc: DomainError) -> None:
-    modeladmin.message_user(request, f"{label}: nothing done — {exc.message}", messages.ERROR)
+# --- Certificate requests (A02/A03): their steps --------------------------------------------------------------
 
 
-# --- Certificate requests (A02/A03) -----------------------------------------------------------------------------
+def request_label(row: CertificateRequest) -> str:
+    return f"#{row.pk} ({row.station_id})"
 
 
-# name: (label, the statuses it applies to)
-REQUEST_STEPS = {
-    "sign": ("Sign with the CA", SIGNABLE_STATUSES),
-    "upload": ("Upload a signed chain", services.UPLOADABLE_STATUSES),
-    "deliver": ("Send the certificate again", DELIVERABLE_STATUSES),
-    "cancel": ("Cancel", CANCELLABLE_STATUSES),
-}
+def describe_request(row: CertificateRequest) -> TargetLine:
+    parts = [request_label(row), row.get_status_display(), row.detail,
+             f"CSR subject {row.subject}, key {row.key_type}" if row.subject else ""]
+    return TargetLine(" · ".join(part for part in parts if part))
 
 
-def run_step(step: str, row: CertificateRequest, user, chain: str = "") -> CertificateRequest:
-    if step == "sign":
-        return services.certificate_request_sign(request_id=row.pk, requested_by=user, source="admin")
-    if step == "upload":
-        return services.certificate_request_upload(request_id=row.pk, certificate_chain=chain, requested_by=user,
-                                                   source="admin")
-    if step == "deliver":
-        return services.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin")
-    return services.certificate_request_cancel(request_id=row.pk, requested_by=user)
+def describe_request_to_sign(row: CertificateRequest) -> TargetLine:
+    csr = format_html('<details><summary>The CSR to have signed</summary><pre style="white-space:pre-wrap;'
+                      'font-size:11px">{}</pre></details>', row.csr) if row.csr else ""
+    return TargetLine(describe_request(row).label, detail=csr)
+
+
+def step_done(outcome: Outcome, label: str, row: CertificateRequest) -> None:
+    outcome.tell(format_html("{} {}: now {}{}", label, request_label(row), row.get_status_display(),
+                             f" — {row.detail}" if row.detail else ""),
+                 messages.ERROR if row.status == RequestStatus.SIGNING_FAILED else messages.SUCCESS)
+
+
+def request_step(label: str, statuses, work: Callable) -> Callable:
+    """A step on each selected request: `work(row, user)` is its one service call."""
+
+    def run(modeladmin, request, queryset, form) -> Outcome:
+        outcome = Outcome()
+        for row in queryset:
+            if row.status not in statuses:
+                outcome.tell(f"{request_label(row)}: skipped, it is {row.get_status_display()}", messages.WARNING)
+                continue
+            row = outcome.attempt(request_label(row), lambda row=row: work(row, request.user))
+            if row is not None:
+                step_done(outcome, label, row)
+        return outcome
+
+    return run
+
+
+def upload(modeladmin, request, queryset, form) -> Outcome:
+    # One request, from its page: a refusal escapes, and the page shows again with the chain as pasted.
+    row = services.certificate_request_upload(request_id=queryset.get().pk, requested_by=request.user,
+                                              certificate_chain=form.cleaned_data["certificate_chain"], source="admin")
+    outcome = Outcome()
+    step_done(outcome, "Upload a signed chain", row)
+    return outcome
+
+
+SENDS = ("change", "send_call")  # a step that sends CertificateSigned changes the request and sends a Call
+SIGN = AdminAction(
+    name="sign_with_ca", description="Sign with the CA and send (CertificateSigned)", link_label="Sign with the CA",
+    permissions=SENDS, submit_label="Sign with the CA", describe=describe_request, refusal=REFUSED,
+    applies=lambda row: row.status in SIGNABLE_STATUSES,
+    intro="The configured CA signs the CSR and the chain is sent to the station (CertificateSigned).",
+    run=request_step("Sign with the CA", SIGNABLE_STATUSES, lambda row, user: services.certificate_request_sign(
+        request_id=row.pk, requested_by=user, source="admin")))
+UPLOAD = AdminAction(
+    name="upload", description="Upload a signed chain…", permissions=SENDS, form_class=forms.UploadChainForm,
+    submit_label="Upload a signed chain", describe=describe_request_to_sign, refusal=REFUSED, run=upload,
+    applies=lambda row: row.status in services.UPLOADABLE_STATUSES,
+    intro="Paste the chain your CA signed for this CSR: the station's certificate first, then the sub-CA "
+          "certificates. It must certify the CSR's public key; it is sent to the station at once (CertificateSigned).")
+DELIVER = AdminAction(
+    name="deliver_again", description="Send the signed certificate again", link_label="Send the certificate again",
+    permissions=SENDS, submit_label="Send the certificate again", describe=describe_request, refusal=REFUSED,
+    applies=lambda row: row.status in DELIVERABLE_STATUSES,
+    intro="The stored certificate chain is sent to the station again (CertificateSigned).",
+    run=request_step("Send the certificate again", DELIVERABLE_STATUSES, lambda row, user: (
+        services.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin"))))
+CANCEL = AdminAction(
+    name="cancel_requests", description="Cancel (reject) the request", link_label="Cancel", permissions=("change",),
+    submit_label="Cancel the request", describe=describe_request, refusal=REFUSED,
+    applies=lambda row: row.status in CANCELLABLE_STATUSES,
+    intro="The request is closed; the station keeps its current certificate. Trigger certificate signing to start again.",
+    run=request_step("Cancel", CANCELLABLE_STATUSES, lambda row, user: (
+        services.certificate_request_cancel(request_id=row.pk, requested_by=user))))
+# The steps' own URLs, <object_id>/step/<step>/ (linked from each request's page).
+STEPS = {"sign": SIGN, "upload": UPLOAD, "deliver": DELIVER, "cancel": CANCEL}
 
 
 @admin.register(CertificateRequest)
-class CertificateRequestAdmin(StationColumnMixin, admin.ModelAdmin):
+class CertificateRequestAdmin(StationColumnMixin, AdminActionsMixin, admin.ModelAdmin):
     list_display = ["id", "station_id_link", "status_shown", "how", "common_name", "organization", "key_type",
                     "received_at", "certificate_not_after", "updated_at"]
     list_filter = [StationFilter, "status", "key_type"]
     search_fields = ["station__id", "subject", "certificate_serial"]
-    actions = ["sign_with_ca", "upload_chain", "deliver_again", "cancel_requests"]
+    object_actions = list(STEPS.values())
+    actions = [admin_action(SIGN), "upload_chain", admin_action(DELIVER), admin_action(CANCEL)]
     fieldsets = [
         (None, {"fields": ["station_id_link", "status_shown", "detail", "how", "trigger_call_link", "created_at",
                            "updated_at"]}),
@@ -104,7 +165,6 @@ class CertificateRequestAdmin(StationColumnMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
 
     @admin.display(description="status", ordering="status")
     def status_shown(self, row):
@@ -130,130 +190,76 @@ class CertificateRequestAdmin(StationColumnMixin, admin.ModelAdmin):
     def chain_pem(self, row):
         return pem_block(row.certificate_chain)
 
-    # --- steps, from the list -----------------------------------------------------------------------------
-
-    def _each(self, request, queryset, step: str):
-        label, statuses = REQUEST_STEPS[step]
-        done = 0
-        for row in queryset:
-            if row.status not in statuses:
-                self.message_user(request, f"#{row.pk} ({row.station_id}): skipped, it is {row.get_status_display()}",
-                                  messages.WARNING)
-                continue
-            try:
-                row = run_step(step, row, request.user)
-            except DomainError as exc:
-                report_refusal(self, request, f"#{row.pk} ({row.station_id})", exc)
-                continue
-            done += 1
-            level = messages.ERROR if row.status == RequestStatus.SIGNING_FAILED else messages.SUCCESS
-            self.message_user(request, format_html("{} #{} ({}): now {}{}", label, row.pk, row.station_id,
-                                                   row.get_status_display(), f" — {row.detail}" if row.detail else ""),
-                              level)
-        return done
-
-    @admin.action(description="Sign with the CA and send (CertificateSigned)", permissions=["change"])
-    def sign_with_ca(self, request, queryset):
-        self._each(request, queryset, "sign")
-
-    @admin.action(description="Send the signed certificate again", permissions=["change"])
-    def deliver_again(self, request, queryset):
-        self._each(request, queryset, "deliver")
-
-    @admin.action(description="Cancel (reject) the request", permissions=["change"])
-    def cancel_requests(self, request, queryset):
-        self._each(request, queryset, "cancel")
-
-    @admin.action(description="Upload a signed chain…", permissions=["change"])
+    @admin.action(description="Upload a signed chain…", permissions=["send_call"])
     def upload_chain(self, request, queryset):
+        """Opens the step's page (which needs "change" too) for the one selected request."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one request to upload its signed chain.", messages.ERROR)
             return None
-        return HttpResponseRedirect(self._step_url(queryset.get(), "upload"))
-
-    # --- steps, from a request's page ------------------------------------------------------------------------
+        return HttpResponseRedirect(self.object_action_url(queryset.get(), UPLOAD))
 
     def get_urls(self):
         return [path("<path:object_id>/step/<str:step>/", self.admin_site.admin_view(self.step_view),
                      name="certificates_certificaterequest_step"),
                 *super().get_urls()]
 
-    def _step_url(self, row, step: str) -> str:
-        return reverse(f"{self.admin_site.name}:certificates_certificaterequest_step", args=[quote(row.pk), step])
+    def step_view(self, request, object_id: str, step: str):
+        return self.object_action_view(request, object_id, STEPS[step].name if step in STEPS else "")
 
-    def step_links(self, request, row) -> list[tuple[str, str]]:
-        if row is None or not self.has_change_permission(request, row):
-            return []
-        return [(self._step_url(row, step), label) for step, (label, statuses) in REQUEST_STEPS.items()
-                if row.status in statuses]
+    def object_action_url(self, obj, action: AdminAction) -> str:
+        step = next(step for step, each in STEPS.items() if each is action)
+        return reverse(f"{self.admin_site.name}:certificates_certificaterequest_step", args=[quote(obj.pk), step])
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         row = self.get_object(request, unquote(object_id))
         # Every field is read-only: the request moves only through its steps.
-        extra = {**(extra_context or {}), "step_links": self.step_links(request, row), "show_save": False,
+        extra = {**(extra_context or {}), "step_links": self.object_action_links(request, row), "show_save": False,
                  "show_save_and_continue": False, "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, extra_context=extra)
-
-    def step_view(self, request, object_id: str, step: str):
-        if step not in REQUEST_STEPS:
-            raise Http404(f"no step {step!r}")
-        row = self.get_object(request, unquote(object_id))
-        if row is None:
-            raise Http404("no such request")
-        if not self.has_change_permission(request, row):
-            raise PermissionDenied
-        change_url = reverse(f"{self.admin_site.name}:certificates_certificaterequest_change", args=[quote(row.pk)])
-        form = forms.UploadChainForm(request.POST or None) if step == "upload" else None
-        if request.method == "POST" and (form is None or form.is_valid()):
-            chain = form.cleaned_data["certificate_chain"] if form is not None else ""
-            try:
-                row = run_step(step, row, request.user, chain)
-            except DomainError as exc:
-                report_refusal(self, request, REQUEST_STEPS[step][0], exc)
-                if form is None:
-                    return HttpResponseRedirect(change_url)
-            else:
-                level = messages.ERROR if row.status == RequestStatus.SIGNING_FAILED else messages.SUCCESS
-                self.message_user(request, f"{REQUEST_STEPS[step][0]}: the request is now {row.get_status_display()}"
-                                           f"{' — ' + row.detail if row.detail else ''}", level)
-                return HttpResponseRedirect(change_url)
-        return TemplateResponse(request, STEP_TEMPLATE, {
-            **self.admin_site.each_context(request),
-            "title": f"{REQUEST_STEPS[step][0]}: request #{row.pk} of {row.station_id}",
-            "opts": self.model._meta, "original": row, "step": step, "form": form, "change_url": change_url,
-            "submit_label": REQUEST_STEPS[step][0],
-        })
 
 
 # --- The CA certificates each station holds (M03-M05) -------------------------------------------------------------
 
 
+def describe_installed(entry: InstalledCertificate) -> TargetLine:
+    return TargetLine(f"{entry.station_id}: {entry.certificate_type} {entry.subject or entry.serial_number}")
+
+
+def certificates_delete(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
+    for entry in queryset.select_related("station"):
+        label = f"{entry.certificate_type} {entry.serial_number} on {entry.station_id}"
+        call = outcome.attempt(label, lambda entry=entry: services.certificate_delete(
+            station=entry.station, hash_data=entry.hash_data(), force=form.cleaned_data["force"],
+            requested_by=request.user, source="admin"))
+        if call is not None:
+            outcome.tell(format_html("{}: DeleteCertificate sent as {}", label, call_link(call.pk)))
+    return outcome
+
+
+DELETE_FROM_STATION = AdminAction(
+    name="delete_from_station", description="Delete from the station (DeleteCertificate)…", run=certificates_delete,
+    form_class=forms.DeleteCertificatesForm, title="Delete certificates from stations",
+    submit_label="Send DeleteCertificate", describe=describe_installed, refusal=REFUSED,
+    intro="The mirror changes once each station answers (Accepted or NotFound).")
+
+
 @admin.register(InstalledCertificate)
-class InstalledCertificateAdmin(StationColumnMixin, admin.ModelAdmin):
+class InstalledCertificateAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     list_display = ["station_id_link", "certificate_type", "subject", "serial_number", "hash_algorithm", "not_after",
                     "source", "updated_at"]
     list_filter = [StationFilter, "certificate_type", "source", "hash_algorithm"]
     search_fields = ["station__id", "subject", "serial_number"]
-    actions = ["delete_from_station"]
+    actions = [admin_action(DELETE_FROM_STATION)]
     fields = ["station_id_link", "certificate_type", "hash_algorithm", "issuer_name_hash", "issuer_key_hash",
               "serial_number", "subject", "not_after", "source", "install_call_link", "updated_at", "certificate_pem"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         # The mirror follows the station: rows go when the station says so, never by hand.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
-
-    def has_delete_from_station_permission(self, request) -> bool:
-        return may_send_calls(request.user)
-
 
     @admin.display(description="installed by")
     def install_call_link(self, entry):
@@ -263,40 +269,12 @@ class InstalledCertificateAdmin(StationColumnMixin, admin.ModelAdmin):
     def certificate_pem(self, entry):
         return pem_block(entry.certificate) if entry.certificate else "unknown: reported by the station as hash data"
 
-    @admin.action(description="Delete from the station (DeleteCertificate)…", permissions=["delete_from_station"])
-    def delete_from_station(self, request, queryset):
-        form = forms.DeleteCertificatesForm(request.POST if "apply" in request.POST else None)
-        if "apply" not in request.POST or not form.is_valid():
-            return TemplateResponse(request, DELETE_TEMPLATE, {
-                **self.admin_site.each_context(request), "title": "Delete certificates from stations",
-                "opts": self.model._meta, "queryset": queryset, "form": form,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            })
-        for entry in queryset.select_related("station"):
-            label = f"{entry.certificate_type} {entry.serial_number} on {entry.station_id}"
-            try:
-                call = services.certificate_delete(station=entry.station, hash_data=entry.hash_data(),
-                                                   force=form.cleaned_data["force"], requested_by=request.user,
-                                                   source="admin")
-            except DomainError as exc:
-                report_refusal(self, request, label, exc)
-                continue
-            self.message_user(request, format_html("{}: DeleteCertificate sent as {}", label, call_link(call.pk)))
-        return None
-
 
 @admin.register(CertificateInventory)
-class CertificateInventoryAdmin(StationColumnMixin, admin.ModelAdmin):
+class CertificateInventoryAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["station_id_link", "certificate_type", "last_status", "reported_at", "uncertain", "note"]
     list_filter = [StationFilter, "certificate_type", "uncertain"]
     readonly_fields = ["station", "certificate_type", "last_status", "reported_at", "uncertain", "note", "updated_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 
 # --- Per station: the Calls that manage certificates ----------------------------------------------------------------
@@ -318,7 +296,7 @@ def refresh_plan(queryset: Iterable, payload: dict) -> Iterable[Target]:
 
 CERTIFICATE_CALL_ACTIONS = [
     station_spec("trigger_certificate_signing", "ExtendedTriggerMessage",
-                 "Trigger certificate signing (the station sends a new CSR)", forms.TriggerSigningForm, each_station),
+                 "Trigger certificate signing (the station sends a new CSR)", forms.TriggerSigningForm),
     station_spec("install_certificate", "InstallCertificate", "Install certificate…", forms.InstallCertificateForm,
                  install_plan),
     station_spec("refresh_installed_certificates", "GetInstalledCertificateIds", "Refresh installed certificates…",
@@ -327,23 +305,14 @@ CERTIFICATE_CALL_ACTIONS = [
 
 
 @admin.register(StationCertificates)
-class StationCertificatesAdmin(CallActionsMixin, admin.ModelAdmin):
-    call_action_specs = CERTIFICATE_CALL_ACTIONS
-    actions = [make_call_action(spec) for spec in CERTIFICATE_CALL_ACTIONS]
+class StationCertificatesAdmin(ConnectionColumnMixin, AdminActionsMixin, MirrorAdmin):
+    object_actions = CERTIFICATE_CALL_ACTIONS
+    actions = [admin_action(action) for action in CERTIFICATE_CALL_ACTIONS]
     list_display = ["id", "connection", "security_profile", "installed_count", "open_requests", "vendor", "model"]
     list_filter = ["online", "security_profile"]
     search_fields = ["id"]
     fields = ["id", "security_profile", "online"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -351,10 +320,6 @@ class StationCertificatesAdmin(CallActionsMixin, admin.ModelAdmin):
             open_total=Count("certificate_requests", distinct=True,
                              filter=Q(certificate_requests__status__in=[*OPEN_STATUSES, RequestStatus.SENT])),
         )
-
-    @admin.display(description="connection", ordering="online")
-    def connection(self, station):
-        return online_badge(station.online)
 
     @admin.display(description="CA certificates held", ordering="installed_total")
     def installed_count(self, station):
@@ -369,7 +334,7 @@ class StationCertificatesAdmin(CallActionsMixin, admin.ModelAdmin):
         extra = dict(extra_context or {})
         if station is not None:
             extra.update(station_certificates_context(station))
-            extra["call_action_links"] = self.call_action_links(request, station)
+            extra["call_action_links"] = self.object_action_links(request, station)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

@@ -1,18 +1,16 @@
 """Local authorization lists per station: which tags belong on them, what each station holds, and
 the syncs that brought it there. Admin code is one call into a service."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
+from csms.admin.actions import AdminAction, AdminActionsMixin, Outcome, admin_action, each_call
 from csms.admin.filters import StationFilter
-from csms.admin.presentation import station_link
-from csms.errors import DomainError
-from csms.ocpp.permissions import may_send_calls
+from csms.admin.presentation import call_link
+from csms.admin.records import StationColumnMixin
 
 from . import services
 from .models import LocalList, LocalListEntry, LocalListSync
@@ -46,23 +44,50 @@ class LocalListSyncInline(admin.TabularInline):
         return False
 
 
+# --- Actions, from the list and from a list's page (its buttons) ----------------------------------------
+
+
+def sync(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
+    for local_list in queryset.select_related("station"):
+        started = outcome.attempt(local_list.station_id, lambda local_list=local_list: services.local_list_sync(
+            station=local_list.station, trigger="admin", requested_by=request.user))
+        if started is not None:
+            call_id = started.current_call_id
+            link = call_link(call_id, f"{started.current_call.action} #{call_id}") if call_id else "nothing to send"
+            outcome.tell(format_html("{}: sync {} under way ({}).", local_list.station_id, started.pk, link))
+    return outcome
+
+
+SYNC = AdminAction(name="sync_lists", description="Sync local list with the station (SendLocalList)",
+                   permissions=("change", "send_call"), run=sync)
+
+
+def reconcile(local_list: LocalList, data: dict, user):
+    with transaction.atomic():
+        return services.local_list_reconcile(station=local_list.station, requested_by=user, source="admin")
+
+
+READ_VERSION = AdminAction(
+    name="read_versions", description="Read list version from the station (GetLocalListVersion)",
+    permissions=("change", "send_call"),
+    run=each_call(label=lambda local_list, data: local_list.station_id, send=reconcile, told="{label}: {call} sent."))
+
+
 @admin.register(LocalList)
-class LocalListAdmin(admin.ModelAdmin):
-    list_display = ["station_column", "selection", "auto_sync", "version", "entry_count", "outdated", "supported",
+class LocalListAdmin(StationColumnMixin, AdminActionsMixin, admin.ModelAdmin):
+    list_display = ["station_id_link", "selection", "auto_sync", "version", "entry_count", "outdated", "supported",
                     "last_sync_status", "last_sync_at", "omitted"]
     list_filter = [StationFilter, "outdated", "supported", "selection", "auto_sync", "last_sync_status"]
     search_fields = ["=station__id"]
     autocomplete_fields = ["station"]
     filter_horizontal = ["id_tags"]
     inlines = [LocalListEntryInline, LocalListSyncInline]
-    actions = ["sync_lists", "read_versions"]
+    object_actions = [SYNC, READ_VERSION]
+    actions = [admin_action(SYNC), admin_action(READ_VERSION)]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(entry_total=Count("entries"))
-
-    @admin.display(description="station", ordering="station_id")
-    def station_column(self, local_list: LocalList):
-        return station_link(local_list.station_id)
 
     @admin.display(description="entries", ordering="entry_total")
     def entry_count(self, local_list: LocalList) -> int:
@@ -81,62 +106,16 @@ class LocalListAdmin(admin.ModelAdmin):
         obj._state.adding = False
         obj.refresh_from_db()
 
-    def has_send_permission(self, request) -> bool:
-        return may_send_calls(request.user)
-
-    @admin.action(description="Sync local list with the station (SendLocalList)", permissions=["change", "send"])
-    def sync_lists(self, request, queryset):
-        for local_list in queryset.select_related("station"):
-            self._sync(request, local_list)
-
-    @admin.action(description="Read list version from the station (GetLocalListVersion)", permissions=["change", "send"])
-    def read_versions(self, request, queryset):
-        for local_list in queryset.select_related("station"):
-            self._read_version(request, local_list)
-
-    def _sync(self, request, local_list: LocalList) -> None:
-        try:
-            sync = services.local_list_sync(station=local_list.station, trigger="admin", requested_by=request.user)
-        except DomainError as exc:
-            self.message_user(request, f"{local_list.station_id}: {exc.message}", messages.ERROR)
-        else:
-            link = format_html('<a href="{}">{} #{}</a>', reverse("admin:ocpp_call_change", args=[sync.current_call_id]),
-                               sync.current_call.action, sync.current_call_id) if sync.current_call_id else "nothing to send"
-            self.message_user(request, format_html("{}: sync {} under way ({}).", local_list.station_id, sync.pk, link),
-                              messages.SUCCESS)
-
-    def _read_version(self, request, local_list: LocalList) -> None:
-        try:
-            with transaction.atomic():
-                call = services.local_list_reconcile(station=local_list.station, requested_by=request.user, source="admin")
-        except DomainError as exc:
-            self.message_user(request, f"{local_list.station_id}: {exc.message}", messages.ERROR)
-        else:
-            link = format_html('<a href="{}">GetLocalListVersion #{}</a>', reverse("admin:ocpp_call_change", args=[call.pk]), call.pk)
-            self.message_user(request, format_html("{}: {} sent.", local_list.station_id, link), messages.SUCCESS)
-
     def get_urls(self):
+        # The buttons on a list's page (its template) post here.
+        view = self.admin_site.admin_view(self.object_action_view)
         own = [
-            path("<path:object_id>/sync/", self.admin_site.admin_view(self.sync_view), name="locallists_locallist_sync"),
-            path("<path:object_id>/read-version/", self.admin_site.admin_view(self.read_version_view),
+            path("<path:object_id>/sync/", view, {"action_name": SYNC.name}, name="locallists_locallist_sync"),
+            path("<path:object_id>/read-version/", view, {"action_name": READ_VERSION.name},
                  name="locallists_locallist_read_version"),
         ]
         return [*own, *super().get_urls()]
 
-    def _object_action(self, request, object_id: str, act):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        local_list = get_object_or_404(self.get_queryset(request).select_related("station"), pk=object_id)
-        if self.has_change_permission(request, local_list) and self.has_send_permission(request):
-            act(request, local_list)
-        return HttpResponseRedirect(reverse("admin:locallists_locallist_change", args=[local_list.pk]))
-
     def render_change_form(self, request, context, *args, **kwargs):
-        context["can_send"] = self.has_send_permission(request)
+        context["can_send"] = self.has_action_permission(request, SYNC)
         return super().render_change_form(request, context, *args, **kwargs)
-
-    def sync_view(self, request, object_id: str):
-        return self._object_action(request, object_id, self._sync)
-
-    def read_version_view(self, request, object_id: str):
-        return self._object_action(request, object_id, self._read_version)

@@ -1,22 +1,20 @@
 """Reservations per station and connector; creating one sends ReserveNow, cancelling sends
-CancelReservation. Admin code is one call into a service; sending needs `ocpp.add_call` like
-every admin Call (docs/adr/0010-admin-call-actions.md)."""
+CancelReservation. Admin code is one call into a service; sending needs the permission to send
+Calls like every admin Call (csms/admin/actions.py, docs/adr/0010-admin-call-actions.md)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
+from csms.admin.actions import AdminAction, AdminActionsMixin, admin_action, each_call
 from csms.admin.filters import StationFilter
-from csms.admin import presentation
-from csms.admin.presentation import GREEN, GREY, ORANGE, PURPLE, RED, badge, station_link
-from stations.presentation import connector_badge
+from csms.admin.presentation import GREEN, GREY, ORANGE, PURPLE, RED, badge, call_link
+from csms.admin.records import StationColumnMixin
 from csms.errors import DomainError
-from csms.ocpp.permissions import may_send_calls
 from stations.models import Connector
+from stations.presentation import connector_badge
 
 from . import services
 from .models import Reservation, ReservationStatus
@@ -30,8 +28,12 @@ STATUS_COLOURS = {
 }
 
 
-def call_link(call) -> str:
-    return presentation.call_link(call.pk, f"{call.action} #{call.pk}")
+CANCEL = AdminAction(
+    name="cancel_reservations", description="Cancel selected reservations (CancelReservation)",
+    permissions=("change", "send_call"), applies=lambda reservation: reservation.active,
+    run=each_call(label=lambda reservation, data: f"Reservation {reservation.pk}", told="{label}: {call} sent.",
+                  send=lambda reservation, data, user: services.reservation_cancel(
+                      reservation=reservation, requested_by=user, source="admin").cancel_call))
 
 
 class ReservationForm(forms.ModelForm):
@@ -62,23 +64,20 @@ class ReservationForm(forms.ModelForm):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(StationColumnMixin, AdminActionsMixin, admin.ModelAdmin):
     form = ReservationForm
-    list_display = ["id", "station_column", "connector_id", "connector_state", "id_tag", "expiry_date", "status_badge",
+    list_display = ["id", "station_id_link", "connector_id", "connector_state", "id_tag", "expiry_date", "status_badge",
                     "detail", "created_at"]
     list_filter = ["status", StationFilter, "connector_id", "source"]
     search_fields = ["=id", "id_tag", "=station__id"]
     ordering = ["station_id", "connector_id", "-created_at"]
     autocomplete_fields = ["station"]
-    actions = ["cancel_reservations"]
+    object_actions = [CANCEL]
+    actions = [admin_action(CANCEL)]
 
     def get_queryset(self, request):
         state = Connector.objects.filter(station_id=OuterRef("station_id"), connector_id=OuterRef("connector_id"))
         return super().get_queryset(request).annotate(current_connector_status=Subquery(state.values("status")[:1]))
-
-    @admin.display(description="station", ordering="station_id")
-    def station_column(self, reservation: Reservation):
-        return station_link(reservation.station_id)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, reservation: Reservation):
@@ -100,14 +99,11 @@ class ReservationAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         # An active reservation may be changed: the new one replaces it under the same id.
-        editable = ["connector_id", "id_tag", "expiry_date"] if obj.active and self.has_send_permission(request) else []
+        editable = ["connector_id", "id_tag", "expiry_date"] if obj.active and self.has_send_call_permission(request) else []
         return [name for name in SHOWN if name not in editable]
 
-    def has_send_permission(self, request) -> bool:
-        return may_send_calls(request.user)
-
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and self.has_send_permission(request)
+        return super().has_add_permission(request) and self.has_send_call_permission(request)
 
     def save_model(self, request, obj, form, change):
         if change and not form.changed_data:
@@ -121,36 +117,15 @@ class ReservationAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         self.message_user(request, format_html(
             "Reservation {} sent to {}: {}; its status follows the station's answer.",
-            reservation.pk, reservation.station_id, call_link(reservation.reserve_call)), messages.SUCCESS)
-
-    @admin.action(description="Cancel selected reservations (CancelReservation)", permissions=["change", "send"])
-    def cancel_reservations(self, request, queryset):
-        for reservation in queryset:
-            self._cancel(request, reservation)
-
-    def _cancel(self, request, reservation: Reservation) -> None:
-        try:
-            reservation = services.reservation_cancel(reservation=reservation, requested_by=request.user, source="admin")
-        except DomainError as exc:
-            self.message_user(request, f"Reservation {reservation.pk}: {exc.message}", messages.ERROR)
-        else:
-            self.message_user(request, format_html("Reservation {}: {} sent.", reservation.pk,
-                                                   call_link(reservation.cancel_call)), messages.SUCCESS)
+            reservation.pk, reservation.station_id, call_link(reservation.reserve_call_id, f"ReserveNow #{reservation.reserve_call_id}")),
+            messages.SUCCESS)
 
     def get_urls(self):
-        cancel = path("<int:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
-                      name="reservations_reservation_cancel")
+        # The cancel button on a reservation's page (its template) posts here.
+        cancel = path("<int:object_id>/cancel/", self.admin_site.admin_view(self.object_action_view),
+                      {"action_name": CANCEL.name}, name="reservations_reservation_cancel")
         return [cancel, *super().get_urls()]
 
-    def cancel_view(self, request, object_id: int):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        reservation = get_object_or_404(self.get_queryset(request), pk=object_id)
-        if self.has_change_permission(request, reservation) and self.has_send_permission(request):
-            self._cancel(request, reservation)
-        return HttpResponseRedirect(reverse("admin:reservations_reservation_change", args=[reservation.pk]))
-
     def render_change_form(self, request, context, *args, **kwargs):
-        context["can_send"] = self.has_send_permission(request)
+        context["can_send"] = self.has_action_permission(request, CANCEL)
         return super().render_change_form(request, context, *args, **kwargs)
-

@@ -3,89 +3,64 @@ step charts. Actions that need parameters ask for them on an intermediate page."
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
-from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from csms.errors import DomainError
-from stations.models import ChargeStation
+from csms.admin.actions import AdminAction, AdminActionsMixin, admin_action, each_call
+from csms.admin.records import MirrorAdmin
 
 from . import presentation, selectors, services
+from .forms import AssignForm, ClearForm, CompositeRequestForm, RemoteStartForm
 from .models import (
     ChargingProfile,
     ChargingProfileAssignment,
-    ChargingProfilePurpose,
-    ChargingRateUnit,
     ChargingSchedulePeriod,
     InstalledChargingProfile,
     StationCompositeSchedule,
     StationSmartCharging,
 )
 
-ACTION_TEMPLATE = "admin/smartcharging/action_form.html"
 STATION_PAGE_HOURS = 24
+REFUSED = "{label}: refused, nothing sent — {reason}"
 
+# --- Actions: one service call per selected profile or station, each sending one Call --------------------
 
-def _intermediate(modeladmin, request, queryset, *, form, action: str, title: str, submit: str):
-    return render(request, ACTION_TEMPLATE, {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "opts": modeladmin.model._meta,
-        "queryset": queryset,
-        "form": form,
-        "action": action,
-        "submit_label": submit,
-        "action_checkbox_name": ACTION_CHECKBOX_NAME,
-    })
-
-
-def _report_call(modeladmin, request, what: str, send) -> None:
-    try:
-        call = send()
-    except DomainError as exc:
-        modeladmin.message_user(request, f"{what}: refused, nothing sent — {exc.message}", messages.ERROR)
-        return
-    try:
-        link = reverse("admin:ocpp_call_change", args=[call.pk])
-    except NoReverseMatch:
-        modeladmin.message_user(request, f"{what}: sent as call #{call.pk}")
-        return
-    modeladmin.message_user(request, format_html('{}: sent as <a href="{}">call #{}</a>', what, link, call.pk))
-
-
-# --- Action forms ------------------------------------------------------------------------------------
-
-
-class AssignForm(forms.Form):
-    station = forms.ModelChoiceField(queryset=ChargeStation.objects.order_by("id"))
-    connector_id = forms.IntegerField(min_value=0, help_text="0: the whole station (ChargePointMaxProfile, shared TxDefaultProfile).")
-    transaction_id = forms.IntegerField(required=False, help_text="TxProfile only; empty: the connector's running transaction.")
-
-
-class RemoteStartForm(forms.Form):
-    station = forms.ModelChoiceField(queryset=ChargeStation.objects.order_by("id"))
-    id_tag = forms.CharField(max_length=20)
-    connector_id = forms.IntegerField(min_value=1, required=False, help_text="Empty: the station chooses.")
-
-
-class ClearForm(forms.Form):
-    id = forms.IntegerField(required=False, label="chargingProfileId")
-    connector_id = forms.IntegerField(required=False, min_value=0)
-    purpose = forms.ChoiceField(required=False, choices=[("", "any")] + list(ChargingProfilePurpose.choices))
-    stack_level = forms.IntegerField(required=False, min_value=0)
-
-
-class CompositeRequestForm(forms.Form):
-    connector_id = forms.IntegerField(min_value=0, initial=0)
-    duration = forms.IntegerField(min_value=1, initial=86400, help_text="seconds")
-    charging_rate_unit = forms.ChoiceField(required=False, choices=[("", "station's choice")] + list(ChargingRateUnit.choices))
+ASSIGN = AdminAction(
+    name="assign_to_station", description="Send to a station (SetChargingProfile)…", form_class=AssignForm,
+    title="Send charging profiles to a station", submit_label="Send SetChargingProfile", refusal=REFUSED,
+    run=each_call(label=lambda profile, data: f"{profile} to {data['station']}#{data['connector_id']}",
+                  send=lambda profile, data, user: services.charging_profile_assign(
+                      station=data["station"], profile=profile, connector_id=data["connector_id"],
+                      transaction_id=data["transaction_id"], requested_by=user, source="admin")))
+REMOTE_START = AdminAction(
+    name="remote_start", description="Remote start with this TxProfile…", form_class=RemoteStartForm,
+    title="Remote start with a charging profile", submit_label="Send RemoteStartTransaction", refusal=REFUSED,
+    run=each_call(label=lambda profile, data: f"remote start with {profile} on {data['station']}",
+                  send=lambda profile, data, user: services.charging_profile_remote_start(
+                      station=data["station"], profile=profile, id_tag=data["id_tag"],
+                      connector_id=data["connector_id"], requested_by=user, source="admin")))
+CLEAR = AdminAction(
+    name="clear_profiles", description="Clear charging profiles (ClearChargingProfile)…", form_class=ClearForm,
+    title="Clear charging profiles (empty fields match everything)", submit_label="Send ClearChargingProfile",
+    refusal=REFUSED,
+    run=each_call(label=lambda station, data: f"clear on {station}",
+                  send=lambda station, data, user: services.charging_profiles_clear(
+                      station=station, charging_profile_id=data["id"], connector_id=data["connector_id"],
+                      purpose=data["purpose"] or None, stack_level=data["stack_level"], requested_by=user,
+                      source="admin")))
+COMPOSITE = AdminAction(
+    name="request_composite", description="Ask for the station's composite schedule (GetCompositeSchedule)…",
+    form_class=CompositeRequestForm, title="Ask stations for their composite schedule",
+    submit_label="Send GetCompositeSchedule", refusal=REFUSED,
+    run=each_call(label=lambda station, data: f"composite schedule of {station}",
+                  send=lambda station, data, user: services.composite_schedule_request(
+                      station=station, connector_id=data["connector_id"], duration=data["duration"],
+                      charging_rate_unit=data["charging_rate_unit"] or None, requested_by=user, source="admin")))
 
 
 # --- The library ---------------------------------------------------------------------------------
@@ -115,7 +90,7 @@ class PeriodInline(admin.TabularInline):
 
 
 @admin.register(ChargingProfile)
-class ChargingProfileAdmin(admin.ModelAdmin):
+class ChargingProfileAdmin(AdminActionsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "purpose", "kind", "recurrency_kind", "stack_level", "charging_rate_unit",
                     "duration", "partner", "updated_at"]
     list_filter = ["purpose", "kind", "charging_rate_unit", "partner"]
@@ -128,57 +103,18 @@ class ChargingProfileAdmin(admin.ModelAdmin):
         ("Schedule", {"fields": ["charging_rate_unit", "start_schedule", "duration", "min_charging_rate", "chart"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
-    actions = ["assign_to_station", "remote_start"]
+    actions = [admin_action(ASSIGN), admin_action(REMOTE_START)]
 
     @admin.display(description="limit over time")
     def chart(self, obj):
         return presentation.library_profile_chart(obj) if obj.pk else "—"
 
-    @admin.action(description="Send to a station (SetChargingProfile)…", permissions=["change"])
-    def assign_to_station(self, request, queryset):
-        form = AssignForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            data = form.cleaned_data
-            for profile in queryset:
-                _report_call(self, request, f"{profile} to {data['station']}#{data['connector_id']}",
-                             lambda profile=profile: services.charging_profile_assign(
-                                 station=data["station"], profile=profile, connector_id=data["connector_id"],
-                                 transaction_id=data["transaction_id"], requested_by=request.user, source="admin"))
-            return None
-        return _intermediate(self, request, queryset, form=form, action="assign_to_station",
-                             title="Send charging profiles to a station", submit="Send SetChargingProfile")
-
-    @admin.action(description="Remote start with this TxProfile…", permissions=["change"])
-    def remote_start(self, request, queryset):
-        form = RemoteStartForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            data = form.cleaned_data
-            for profile in queryset:
-                _report_call(self, request, f"remote start with {profile} on {data['station']}",
-                             lambda profile=profile: services.charging_profile_remote_start(
-                                 station=data["station"], profile=profile, id_tag=data["id_tag"],
-                                 connector_id=data["connector_id"], requested_by=request.user, source="admin"))
-            return None
-        return _intermediate(self, request, queryset, form=form, action="remote_start",
-                             title="Remote start with a charging profile", submit="Send RemoteStartTransaction")
-
 
 # --- What stations hold ------------------------------------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(InstalledChargingProfile)
-class InstalledChargingProfileAdmin(ReadOnlyAdmin):
+class InstalledChargingProfileAdmin(MirrorAdmin):
     """The mirror: changed only by stations' answers (use ClearChargingProfile to remove)."""
 
     list_display = ["station", "connector_id", "charging_profile_id", "purpose", "stack_level", "kind",
@@ -195,7 +131,7 @@ class InstalledChargingProfileAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChargingProfileAssignment)
-class ChargingProfileAssignmentAdmin(ReadOnlyAdmin):
+class ChargingProfileAssignmentAdmin(MirrorAdmin):
     list_display = ["id", "station", "connector_id", "profile", "via", "status", "detail", "transaction", "created_at"]
     list_filter = ["status", "via"]
     search_fields = ["station__id"]
@@ -203,7 +139,7 @@ class ChargingProfileAssignmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StationCompositeSchedule)
-class StationCompositeScheduleAdmin(ReadOnlyAdmin):
+class StationCompositeScheduleAdmin(MirrorAdmin):
     list_display = ["station", "connector_id", "duration", "status", "agrees", "schedule_start", "received_at"]
     list_filter = ["agrees"]
     search_fields = ["station__id"]
@@ -232,27 +168,16 @@ def side_by_side(report: StationCompositeSchedule):
 
 
 @admin.register(StationSmartCharging)
-class StationSmartChargingAdmin(admin.ModelAdmin):
+class StationSmartChargingAdmin(AdminActionsMixin, MirrorAdmin):
     list_display = ["id", "online", "profile_count", "vendor", "model"]
     list_filter = ["online"]
     search_fields = ["id"]
     fields = ["id", "online", "installed_profiles", "composite_schedules", "station_reports"]
     readonly_fields = fields
-    actions = ["clear_profiles", "request_composite"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    actions = [admin_action(CLEAR), admin_action(COMPOSITE)]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(profile_total=Count("charging_profiles"))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
-                         "show_save_and_add_another": False, "show_delete": False}
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="installed profiles", ordering="profile_total")
     def profile_count(self, obj):
@@ -297,31 +222,3 @@ class StationSmartChargingAdmin(admin.ModelAdmin):
                         r.connector_id, r.duration, r.status, r.received_at, side_by_side(r))
             for r in reports
         ))
-
-    @admin.action(description="Clear charging profiles (ClearChargingProfile)…", permissions=["change"])
-    def clear_profiles(self, request, queryset):
-        form = ClearForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            data = form.cleaned_data
-            for station in queryset:
-                _report_call(self, request, f"clear on {station}", lambda station=station: services.charging_profiles_clear(
-                    station=station, charging_profile_id=data["id"], connector_id=data["connector_id"],
-                    purpose=data["purpose"] or None, stack_level=data["stack_level"],
-                    requested_by=request.user, source="admin"))
-            return None
-        return _intermediate(self, request, queryset, form=form, action="clear_profiles",
-                             title="Clear charging profiles (empty fields match everything)",
-                             submit="Send ClearChargingProfile")
-
-    @admin.action(description="Ask for the station's composite schedule (GetCompositeSchedule)…", permissions=["change"])
-    def request_composite(self, request, queryset):
-        form = CompositeRequestForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            data = form.cleaned_data
-            for station in queryset:
-                _report_call(self, request, f"composite schedule of {station}", lambda station=station: services.composite_schedule_request(
-                    station=station, connector_id=data["connector_id"], duration=data["duration"],
-                    charging_rate_unit=data["charging_rate_unit"] or None, requested_by=request.user, source="admin"))
-            return None
-        return _intermediate(self, request, queryset, form=form, action="request_composite",
-                             title="Ask stations for their composite schedule", submit="Send GetCompositeSchedule")

@@ -11,27 +11,26 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from csms.admin.actions import CallActionsMixin, make_call_action, station_list_actions
+from csms.admin.actions import SOURCE, AdminActionsMixin, admin_action, station_list_actions
 from csms.admin.filters import ErrorCodeFilter, StationFilter
 from csms.admin.presentation import (
     MESSAGE_TYPES,
+    call_link,
     call_outcome,
     call_status_badge,
     changelist_url,
-    online_badge,
     pretty_frame,
     station_link,
 )
-from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.admin.records import ConnectionColumnMixin, ReadOnlyAdmin, StationColumnMixin
 from csms.ocpp.models import Call, MessageLog
 
 from . import services
-from .admin_actions import SOURCE, STATION_CALL_ACTIONS, accept_registration, reject_registration
+from .admin_actions import ACCEPT_REGISTRATION, REJECT_REGISTRATION, STATION_CALL_ACTIONS
 from .forms import ChargeStationAdminForm
 from .models import (
     ChargeStation,
@@ -39,7 +38,6 @@ from .models import (
     Connector,
     DataTransferRecord,
     Node,
-    RegistrationStatus,
     SecurityEvent,
     StatusNotificationRecord,
 )
@@ -78,15 +76,16 @@ def station_page_context(station: ChargeStation) -> dict:
 
 
 @admin.register(ChargeStation)
-class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
+class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAdmin):
     form = ChargeStationAdminForm
-    call_action_specs = STATION_CALL_ACTIONS
-    own_actions = [*(make_call_action(spec) for spec in STATION_CALL_ACTIONS), accept_registration, reject_registration]
+    object_actions = STATION_CALL_ACTIONS
+    own_actions = [admin_action(action) for action in [*STATION_CALL_ACTIONS, ACCEPT_REGISTRATION, REJECT_REGISTRATION]]
 
     @property
     def actions(self):
         # Other apps add theirs (firmware, diagnostics...) through csms.admin.actions.station_list_action.
         return [*self.own_actions, *station_list_actions()]
+
     list_display = ["id", "description", "registration", "connection", "connector_states", "vendor", "model",
                     "firmware_version", "last_heartbeat", "last_seen", "reset_required", "partner"]
     list_filter = ["online", "registration_status", "reset_required", "security_profile", "partner", "vendor"]
@@ -115,8 +114,12 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
         return self.identity_fieldsets + (self.state_fieldsets if obj else [])
 
     def get_readonly_fields(self, request, obj=None):
-        # The chargeBoxId is the primary key: changing it would create another station.
-        return ["id", *self.readonly_fields] if obj else self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        # The chargeBoxId is the primary key: changing it would create another station. Accepting a
+        # connected station sends it a Call, which needs the permission to send Calls.
+        registration = [] if self.has_send_call_permission(request) else ["registration_status"]
+        return ["id", *registration, *self.readonly_fields]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("connectors")
@@ -124,10 +127,6 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
     @admin.display(description="registration", ordering="registration_status")
     def registration(self, station):
         return registration_badge(station.registration_status)
-
-    @admin.display(description="connection", ordering="online")
-    def connection(self, station):
-        return online_badge(station.online)
 
     @admin.display(description="connectors")
     def connector_states(self, station):
@@ -141,18 +140,19 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
         return bool(station.password_hash)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
+        values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
+                  "registration_status": obj.registration_status, "password": form.password_change()}
         if not change:
+            services.station_create(charge_box_id=obj.pk, **values)
+            obj._state.adding = False
+            obj.refresh_from_db()
             return
-        services.station_notify_changed(station_id=obj.pk)
-        accepted_now = ("registration_status" in form.changed_data
-                        and obj.registration_status == RegistrationStatus.ACCEPTED)
-        if accepted_now:
-            trigger = services.station_boot_request(station=obj, requested_by=request.user, source=SOURCE)
-            if trigger is not None:
-                self.message_user(request, format_html(
-                    'Accepted: asked {} to boot again (<a href="{}">TriggerMessage #{}</a>).', obj.pk,
-                    reverse("admin:ocpp_call_change", args=[trigger.pk]), trigger.pk), messages.SUCCESS)
+        trigger = services.station_update(station=obj, **values, requested_by=request.user, source=SOURCE).boot_trigger
+        if trigger is not None:
+            self.message_user(request, format_html("Accepted: asked {} to boot again ({}).", obj.pk,
+                                                   call_link(trigger.pk, f"TriggerMessage #{trigger.pk}")),
+                              messages.SUCCESS)
 
     def delete_model(self, request, obj):
         services.station_delete(station=obj)
@@ -184,7 +184,7 @@ class ChargeStationAdmin(CallActionsMixin, admin.ModelAdmin):
         extra = dict(extra_context or {})
         if station is not None:
             extra.update(station_page_context(station))
-            extra["call_action_links"] = self.call_action_links(request, station)
+            extra["call_action_links"] = self.object_action_links(request, station)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 
@@ -197,7 +197,6 @@ class ConnectorAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_filter = [StationFilter, "status", ErrorCodeFilter]
     search_fields = ["=station__id"]
     list_display_links = ["connector_id"]
-
 
     @admin.display(description="status", ordering="status")
     def state(self, connector):
@@ -214,7 +213,6 @@ class StatusNotificationRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False
 
-
     @admin.display(description="status", ordering="status")
     def state(self, record):
         return connector_badge(record.status, record.error_code)
@@ -230,7 +228,6 @@ class ConfigurationKeyAdmin(StationColumnMixin, ReadOnlyAdmin):
     search_fields = ["key", "=station__id"]
 
 
-
 @admin.register(DataTransferRecord)
 class DataTransferRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_display = ["created_at", "station_id_link", "direction", "vendor_id", "message_id", "status", "data_excerpt"]
@@ -238,7 +235,6 @@ class DataTransferRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_filter = [StationFilter, "direction", "status"]
     search_fields = ["vendor_id", "message_id", "=station__id"]
     date_hierarchy = "created_at"
-
 
     @admin.display(description="data")
     def data_excerpt(self, record):
@@ -254,7 +250,6 @@ class SecurityEventAdmin(StationColumnMixin, ReadOnlyAdmin):
     date_hierarchy = "timestamp"
 
 
-
 @admin.register(Node)
 class NodeAdmin(ReadOnlyAdmin):
     list_display = ["name", "alive", "station_count", "started_at", "last_seen"]
@@ -267,4 +262,3 @@ class NodeAdmin(ReadOnlyAdmin):
     def station_count(self, node):
         count = ChargeStation.objects.filter(node=node.name, online=True).count()
         return format_html('<a href="{}">{}</a>', changelist_url("chargestation", node=node.name, online__exact="1"), count)
-

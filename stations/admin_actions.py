@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.utils.html import format_html
 
-from csms.admin.actions import SOURCE, Refusal, Target, call_links, station_spec
+from csms.admin.actions import SOURCE, AdminAction, Outcome, Refusal, Target, call_links, station_spec
 
 from . import forms, services
 from .models import ChargeStation, RegistrationStatus
@@ -48,8 +48,8 @@ STATION_CALL_ACTIONS = [
 ]
 
 
-@admin.action(description="Accept registration (connected stations are asked to boot again)", permissions=["change"])
-def accept_registration(modeladmin, request, queryset):
+def accept(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
     accepted, triggers = [], []
     for station in queryset:
         trigger = services.station_accept(station=station, requested_by=request.user, source=SOURCE)
@@ -57,20 +57,24 @@ def accept_registration(modeladmin, request, queryset):
         if trigger is not None:
             triggers.append((station.pk, trigger))
     if accepted:
-        modeladmin.message_user(request, f"Accepted: {', '.join(accepted)}.", messages.SUCCESS)
+        outcome.tell(f"Accepted: {', '.join(accepted)}.")
     if triggers:
-        modeladmin.message_user(
-            request,
-            format_html("Asked to boot again (TriggerMessage BootNotification): {}", call_links(modeladmin, triggers)),
-            messages.SUCCESS,
-        )
+        outcome.tell(format_html("Asked to boot again (TriggerMessage BootNotification): {}",
+                                 call_links(modeladmin, triggers)))
+    return outcome
 
 
-@admin.action(description="Reject registration", permissions=["change"])
-def reject_registration(modeladmin, request, queryset):
+def reject(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
     rejected = [services.station_reject(station=station).pk for station in queryset]
     if rejected:
-        modeladmin.message_user(request, f"Rejected: {', '.join(rejected)}. They are answered Rejected at their next "
-                                         "BootNotification.", messages.WARNING)
+        outcome.tell(f"Rejected: {', '.join(rejected)}. They are answered Rejected at their next BootNotification.",
+                     messages.WARNING)
+    return outcome
 
 
+# Accepting a connected station that was not accepted yet sends it a TriggerMessage: sending a Call.
+ACCEPT_REGISTRATION = AdminAction(name="accept_registration", run=accept, permissions=("change", "send_call"),
+                                  description="Accept registration (connected stations are asked to boot again)")
+REJECT_REGISTRATION = AdminAction(name="reject_registration", run=reject, permissions=("change",),
+                                  description="Reject registration")

@@ -55,36 +55,19 @@ class StationSerializer(serializers.ModelSerializer):
     def validate_id(self, value: str) -> str:
         if self.instance is not None and value != self.instance.pk:
             raise serializers.ValidationError("a station's chargeBoxId cannot change")
-        if not value.strip() or "/" in value or any(ord(c) < 32 for c in value):
-            raise serializers.ValidationError("chargeBoxId must be non-empty, without '/' or control characters")
-        if self.instance is None and ChargeStation.objects.filter(pk=value).exists():
-            raise serializers.ValidationError("a station with this chargeBoxId already exists")
         return value
 
-    def validate(self, attrs):
-        profile = attrs.get("security_profile", getattr(self.instance, "security_profile", 0))
-        has_password = bool(attrs.get("password")) or bool(self.instance and self.instance.password_hash and "password" not in attrs)
-        if profile in (1, 2) and not has_password:
-            raise serializers.ValidationError({"password": "security profiles 1 and 2 need a password"})
-        return attrs
-
+    # The rules (chargeBoxId, password for profiles 1 and 2, registration) are the services'; their
+    # refusals (csms.errors.Invalid) answer 400 through csms/api/errors.py.
     def create(self, validated_data):
-        password = validated_data.pop("password", None)
-        station = ChargeStation(**validated_data)
-        station.set_password(password)
-        station.partner = partner_of(self.context["request"].user)
-        station.save()
-        return station
+        return services.station_create(charge_box_id=validated_data.pop("id"),
+                                       partner=partner_of(self.context["request"].user), **validated_data)
 
     def update(self, instance, validated_data):
-        password = validated_data.pop("password", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        if password is not None:
-            instance.set_password(password)
-        instance.save()
-        services.station_notify_changed(station_id=instance.pk)
-        return instance
+        validated_data.pop("id", None)
+        request = self.context["request"]
+        return services.station_update(station=instance, **validated_data, requested_by=request.user,
+                                       source="api").station
 
 
 class StationFilter(filters.FilterSet):

@@ -6,15 +6,18 @@ from __future__ import annotations
 from django import forms
 
 from csms.admin.forms import CallForm, connector_field, without_empty
+from csms.errors import Invalid
 
+from . import services
 from .models import ChargeStation
 
 # --- The station ----------------------------------------------------------------------------------
 
-PASSWORD_PROFILES = (1, 2)
-
 
 class ChargeStationAdminForm(forms.ModelForm):
+    """The fields an operator sets; the rules are the services' (stations.services.station_validate),
+    and ChargeStationAdmin.save_model writes through station_create / station_update."""
+
     password = forms.CharField(
         label="Basic-auth password",
         required=False,
@@ -34,32 +37,28 @@ class ChargeStationAdminForm(forms.ModelForm):
 
     def clean_id(self):
         value = self.cleaned_data["id"]
-        if not value.strip() or "/" in value or any(ord(char) < 32 for char in value):
-            raise forms.ValidationError("A chargeBoxId must be non-empty, without '/' or control characters.")
+        if not services.charge_box_id_valid(value):
+            raise forms.ValidationError(services.CHARGE_BOX_ID_RULE)
         return value
 
     def clean(self):
         cleaned = super().clean()
-        password = cleaned.get("password")
-        clearing = cleaned.get("clear_password")
-        if password and clearing:
+        if cleaned.get("password") and cleaned.get("clear_password"):
             raise forms.ValidationError("Either set a new password or remove it, not both.")
-        profile = cleaned.get("security_profile", self.instance.security_profile)
-        will_have_password = bool(password) or (bool(self.instance.password_hash) and not clearing)
-        if profile in PASSWORD_PROFILES and not will_have_password:
-            self.add_error("password", "Security profiles 1 and 2 need a password.")
+        # Until _post_clean copies the form onto it, the instance is the station as stored.
+        try:
+            services.station_validate(station=self.instance,
+                                      security_profile=cleaned.get("security_profile", self.instance.security_profile),
+                                      password=self.password_change())
+        except Invalid as exc:
+            self.add_error(exc.details.get("field"), exc.message)
         return cleaned
 
-    def save(self, commit=True):
-        station = super().save(commit=False)
-        if self.cleaned_data.get("password"):
-            station.set_password(self.cleaned_data["password"])
-        elif self.cleaned_data.get("clear_password"):
-            station.set_password(None)
-        if commit:
-            station.save()
-            self._save_m2m()
-        return station
+    def password_change(self) -> str | None:
+        """As station_update takes it: None keeps the password, "" removes it."""
+        if self.cleaned_data.get("clear_password"):
+            return ""
+        return self.cleaned_data.get("password") or None
 
 
 # --- Parameters of the Calls an operator sends ----------------------------------------------------

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from csms.errors import Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.channels import channel_send, station_send
 from csms.ocpp.directory import Admission
@@ -29,6 +32,9 @@ from .models import (
     StatusNotificationRecord,
 )
 from .signals import connector_status_changed
+
+if TYPE_CHECKING:
+    from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +218,113 @@ def station_delete(*, station: ChargeStation) -> None:
         if channel:
             # A deleted station is unknown: hang up rather than fail each of its next Calls.
             transaction.on_commit(lambda: channel_send(channel, {"type": "station.deleted"}))
+
+
+# --- Stations an operator registers and changes (admin, API) ----------------------------------------
+
+CHARGE_BOX_ID_RULE = ("A chargeBoxId must be non-empty, at most 128 characters, without '/' or control "
+                      "characters.")
+# Security profiles whose stations authenticate with a Basic-auth password.
+PASSWORD_PROFILES = (1, 2)
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+# "Leave it as it is", for an argument where None is a value of its own (no partner).
+KEEP = _Keep()
+
+
+@dataclass(frozen=True)
+class StationUpdated:
+    station: ChargeStation
+    boot_trigger: Call | None = None  # the TriggerMessage sent when the change accepted a connected station
+
+
+def station_validate(*, station: ChargeStation | None, security_profile: int, password: str | None = None) -> None:
+    """Refuse settings a station could not connect with (Invalid, naming the field in `details`).
+
+    `station` is the stored station being changed (None: a new one); `password` None keeps its
+    password, "" removes it.
+    """
+    has_password = bool(password) if password is not None else bool(station is not None and station.password_hash)
+    if security_profile in PASSWORD_PROFILES and not has_password:
+        raise Invalid("Security profiles 1 and 2 need a password.", details={"field": "password"})
+
+
+def _registration_validate(status: str) -> None:
+    if status not in RegistrationStatus.values:
+        raise Invalid(f"{status!r} is not a registration status", details={"field": "registration_status"})
+
+
+@transaction.atomic
+def station_create(
+    *,
+    charge_box_id: str,
+    description: str = "",
+    partner: Partner | None = None,
+    registration_status: str = RegistrationStatus.ACCEPTED,
+    security_profile: int = 0,
+    password: str | None = None,
+) -> ChargeStation:
+    if not charge_box_id_valid(charge_box_id):
+        raise Invalid(CHARGE_BOX_ID_RULE, details={"field": "id"})
+    if ChargeStation.objects.filter(pk=charge_box_id).exists():
+        raise Invalid("A station with this chargeBoxId already exists.", details={"field": "id"})
+    _registration_validate(registration_status)
+    station_validate(station=None, security_profile=security_profile, password=password)
+    station = ChargeStation(id=charge_box_id, description=description, partner=partner,
+                            registration_status=registration_status, security_profile=security_profile)
+    station.set_password(password)
+    station.save(force_insert=True)
+    return station
+
+
+@transaction.atomic
+def station_update(
+    *,
+    station: ChargeStation,
+    description: str | None = None,
+    partner: Partner | None | _Keep = KEEP,
+    registration_status: str | None = None,
+    security_profile: int | None = None,
+    password: str | None = None,
+    requested_by=None,
+    source: str = "system",
+) -> StationUpdated:
+    """Change what an operator sets on a station; an argument left out (None, KEEP) stays as it is.
+
+    `password`: None keeps it, "" removes it. A new registration status goes through
+    station_accept / station_reject, so that accepting a connected station here asks it to boot
+    again exactly as the "Accept registration" action does. The consumer holding the station
+    reloads it after commit.
+    """
+    # The stored row, not the caller's instance: a form may already have copied its values onto it.
+    stored = ChargeStation.objects.select_for_update().get(pk=station.pk)
+    profile = stored.security_profile if security_profile is None else security_profile
+    station_validate(station=stored, security_profile=profile, password=password)
+    if registration_status is not None:
+        _registration_validate(registration_status)
+    if description is not None:
+        stored.description = description
+    if partner is not KEEP:
+        stored.partner = partner
+    stored.security_profile = profile
+    if password is not None:
+        stored.set_password(password)
+    stored.save()
+    trigger = None
+    if registration_status is None or registration_status == stored.registration_status:
+        station_notify_changed(station_id=stored.pk)
+    elif registration_status == RegistrationStatus.ACCEPTED:
+        trigger = station_accept(station=stored, requested_by=requested_by, source=source)
+    elif registration_status == RegistrationStatus.REJECTED:
+        station_reject(station=stored)
+    else:
+        station_registration_set(station=stored, status=registration_status)
+    return StationUpdated(stored, trigger)
 
 
 # --- What station-initiated Calls mean ---------------------------------------------------------------

@@ -12,9 +12,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from csms.admin.actions import CallActionsMixin, CallActionSpec, Refusal, Target, make_call_action
+from csms.admin.actions import (
+    OFFLINE_NOT_SENT,
+    AdminActionsMixin,
+    Refusal,
+    Target,
+    TargetLine,
+    admin_action,
+    call_action,
+)
 from csms.admin.filters import InputFilter, StationFilter
-from csms.admin.forms import ConfirmForm
 from csms.admin.outcomes import led_to
 from csms.admin.presentation import (
     BLUE,
@@ -24,9 +31,9 @@ from csms.admin.presentation import (
     RED,
     admin_link,
     badge,
+    call_link,
     changelist_url,
     pretty_json,
-    station_link,
 )
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 
@@ -48,18 +55,13 @@ def remote_stop_plan(queryset, payload: dict):
             yield Target(tx.station_id, transaction_label(tx), {"transactionId": tx.pk}, {"transaction_id": tx.pk})
 
 
-def describe_transaction(tx: Transaction) -> tuple[str, bool]:
-    return f"{transaction_label(tx)}, connector {tx.connector_id}, idTag {tx.id_tag}", tx.station.online
+def describe_transaction(tx: Transaction) -> TargetLine:
+    return TargetLine(f"{transaction_label(tx)}, connector {tx.connector_id}, idTag {tx.id_tag}",
+                      "" if tx.station.online else OFFLINE_NOT_SENT)
 
 
-REMOTE_STOP = CallActionSpec(
-    name="remote_stop_transaction",
-    ocpp_action="RemoteStopTransaction",
-    description="Stop remotely (RemoteStopTransaction)…",
-    form_class=ConfirmForm,
-    plan=remote_stop_plan,
-    describe=describe_transaction,
-)
+REMOTE_STOP = call_action("remote_stop_transaction", "RemoteStopTransaction", "Stop remotely (RemoteStopTransaction)…",
+                          plan=remote_stop_plan, describe=describe_transaction, applies=lambda tx: tx.active)
 
 
 # --- Transactions ----------------------------------------------------------------------------------------
@@ -88,9 +90,9 @@ class IdTagFilter(InputFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(StationColumnMixin, CallActionsMixin, ReadOnlyAdmin):
-    call_action_specs = [REMOTE_STOP]
-    actions = [make_call_action(REMOTE_STOP)]
+class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
+    object_actions = [REMOTE_STOP]
+    actions = [admin_action(REMOTE_STOP)]
     list_display = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "started_at", "stopped_at",
                     "energy", "cost_display", "stop_reason", "state", "remote_start"]
     list_display_links = ["id"]
@@ -112,10 +114,6 @@ class TransactionAdmin(StationColumnMixin, CallActionsMixin, ReadOnlyAdmin):
         if search_term and not search_term.strip().isdigit():
             return queryset.filter(Q(station_id=search_term.strip()) | Q(id_tag=search_term.strip())), False
         return super().get_search_results(request, queryset, search_term)
-
-    def call_action_applies(self, spec, tx) -> bool:
-        return tx.active
-
 
     @admin.display(description="tag status", ordering="id_tag_status")
     def tag_status(self, tx):
@@ -139,15 +137,13 @@ class TransactionAdmin(StationColumnMixin, CallActionsMixin, ReadOnlyAdmin):
 
     @admin.display(description="remote start")
     def remote_start(self, tx):
-        if tx.remote_start_call_id is None:
-            return "—"
-        return admin_link("call", tx.remote_start_call_id, f"call #{tx.remote_start_call_id}")
+        return call_link(tx.remote_start_call_id)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tx = self.get_object(request, unquote(object_id))
         extra = dict(extra_context or {})
         if tx is not None:
-            extra["call_action_links"] = self.call_action_links(request, tx)
+            extra["call_action_links"] = self.object_action_links(request, tx)
             extra["meter_values"] = list(tx.meter_values.order_by("-timestamp", "-id")[:50])
             extra["meter_value_count"] = tx.meter_values.count()
             extra["meter_values_url"] = changelist_url("metervalue", app_label="transactions", transaction=tx.pk)
@@ -176,7 +172,6 @@ class MeterValueAdmin(StationColumnMixin, ReadOnlyAdmin):
     date_hierarchy = "timestamp"
     show_full_result_count = False
 
-
     @admin.display(description="transaction", ordering="transaction_id")
     def transaction_link(self, sample):
         if sample.transaction_id is None:
@@ -201,7 +196,6 @@ class UnmatchedStopTransactionAdmin(StationColumnMixin, ReadOnlyAdmin):
         if search_term and not search_term.strip().isdigit():
             return queryset.filter(id_tag=search_term.strip()), False
         return super().get_search_results(request, queryset, search_term)
-
 
     @admin.display(description="transaction data")
     def transaction_data_pretty(self, record):

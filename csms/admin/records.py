@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .presentation import station_link
+from .presentation import online_badge, station_link
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,9 +21,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ConnectionColumnMixin:
+    """A `connection` column for the station model (and its proxies): online or offline."""
+
+    @admin.display(description="connection", ordering="online")
+    def connection(self, station):
+        return online_badge(station.online)
+
+
 class StationColumnMixin:
     """A `station_id_link` column for any model with a `station` foreign key."""
 
     @admin.display(description="station", ordering="station_id")
     def station_id_link(self, obj):
         return station_link(obj.station_id)
+
+
+class MirrorAdmin(ReadOnlyAdmin):
+    """What stations hold or answered, mirrored: it changes only through their answers, never by
+    hand, not even by deleting a row (the mirror would then lie about the station)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -57,7 +57,7 @@ def test_update_firmware_action_asks_then_creates_the_job(admin_client, make_sta
     offline = make_station("CP-FW-ADMIN-OFF")
     selected = {"action": "update_firmware", "_selected_action": [online.pk, offline.pk]}
     page = text_of(admin_client.post(STATIONS, selected))
-    assert 'id="firmware-action-form"' in page and "CP-FW-ADMIN-OFF" in page and "sent when it connects" in page
+    assert 'id="action-form"' in page and "CP-FW-ADMIN-OFF" in page and "sent when it connects" in page
     assert "firmware 1.0" in page
 
     response = admin_client.post(STATIONS, {**selected, "apply": "1", "location": "", "mode": "auto"})

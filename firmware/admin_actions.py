@@ -1,0 +1,92 @@
+"""What operators start from admin: "Update firmware…" and "Request diagnostics / logs…" on the
+charge stations list (registered there through csms.admin.actions.station_list_action), and the
+firmware update jobs' "send again" and "cancel". Each is one service call per job or per station;
+the framework (parameters page, permission, refusals, report) is csms/admin/actions.py.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.html import format_html
+
+from csms.admin.actions import SOURCE, AdminAction, Outcome, TargetLine, admin_action, station_list_action
+
+from . import selectors, services
+from .forms import DiagnosticsForm, UpdateFirmwareForm
+from .models import TargetState
+
+
+def describe_update_target(station) -> TargetLine:
+    label = f"{station.pk} (firmware {station.firmware_version})" if station.firmware_version else station.pk
+    return TargetLine(label, "" if station.online else "offline: sent when it connects")
+
+
+def describe_diagnostics_target(station) -> TargetLine:
+    return TargetLine(station.pk, "" if station.online else "offline: it will not be asked")
+
+
+def update_firmware(modeladmin, request, queryset, form) -> Outcome:
+    update = services.firmware_update_create(
+        stations=list(queryset), **form.service_arguments(), base_url=services.public_base_url(request),
+        requested_by=request.user, source=SOURCE,
+    )
+    summary = selectors.firmware_update_summary(update)
+    outcome = Outcome(redirect=reverse("admin:firmware_firmwareupdate_change", args=[update.pk]))
+    outcome.tell(format_html("{} sent: {} station(s) now, {} waiting for their connection.", update.ocpp_action,
+                             summary.get(TargetState.SENT, 0), summary.get(TargetState.WAITING, 0)))
+    return outcome
+
+
+def request_diagnostics(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
+    base_url = services.public_base_url(request)
+    created = [row for row in (
+        outcome.attempt(station.pk, lambda station=station: services.diagnostics_request_create(
+            station=station, **form.service_arguments(), base_url=base_url, requested_by=request.user, source=SOURCE))
+        for station in queryset) if row is not None]
+    if not created:
+        return outcome
+    outcome.tell(f"{created[0].ocpp_action} sent to {len(created)} station(s). The page refreshes until the files "
+                 "are in.")
+    if len(created) == 1:
+        outcome.redirect = reverse("admin:firmware_diagnosticsrequest_change", args=[created[0].pk])
+    else:
+        ids = ",".join(str(row.pk) for row in created)
+        outcome.redirect = reverse("admin:firmware_diagnosticsrequest_changelist") + f"?id__in={ids}"
+    return outcome
+
+
+UPDATE_FIRMWARE = AdminAction(name="update_firmware", description="Update firmware…", run=update_firmware,
+                              form_class=UpdateFirmwareForm, submit_label="Send the update",
+                              describe=describe_update_target)
+REQUEST_DIAGNOSTICS = AdminAction(name="request_diagnostics", description="Request diagnostics / logs…",
+                                  run=request_diagnostics, form_class=DiagnosticsForm, submit_label="Send the request",
+                                  describe=describe_diagnostics_target, refusal="Not requested from {label}: {reason}")
+station_list_action(admin_action(UPDATE_FIRMWARE))
+station_list_action(admin_action(REQUEST_DIAGNOSTICS))
+
+
+# --- Firmware update jobs ---------------------------------------------------------------------------------
+
+
+def retry(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
+    for update in queryset:
+        retried = services.firmware_update_retry(update=update, requested_by=request.user, source=SOURCE)
+        sent = sum(1 for target in retried if target.state == TargetState.SENT)
+        outcome.tell(f"Firmware update #{update.pk}: sent again to {sent} station(s), "
+                     f"{len(retried) - sent} waiting for their connection.")
+    return outcome
+
+
+def cancel(modeladmin, request, queryset, form) -> Outcome:
+    outcome = Outcome()
+    cancelled = sum(services.firmware_update_cancel(update=update) for update in queryset)
+    outcome.tell(f"Cancelled for {cancelled} station(s) not reached yet.")
+    return outcome
+
+
+RETRY_UPDATES = AdminAction(name="retry_updates", run=retry,
+                            description="Send again to stations that did not install it")
+CANCEL_UPDATES = AdminAction(name="cancel_updates", run=cancel,
+                             description="Cancel for stations it was not sent to yet")
