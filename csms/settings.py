@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "smartcharging",
     "firmware",
     "certificates",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-waiting-firmware-updates": {"task": "firmware.tasks.send_waiting_firmware_updates", "schedule": 60.0},
     "watch-firmware-updates": {"task": "firmware.tasks.watch_firmware_updates", "schedule": 300.0},
     "expire-diagnostics-requests": {"task": "firmware.tasks.expire_diagnostics_requests", "schedule": 300.0},
+    "watch-stations-for-alerts": {"task": "alerts.tasks.watch_stations", "schedule": 60.0},
     "prune-diagnostics-files": {"task": "firmware.tasks.prune_diagnostics_files", "schedule": 86400.0},
 }
 
@@ -255,6 +257,11 @@ CSMS_NODE_REPORT_INTERVAL = env_float("CSMS_NODE_REPORT_INTERVAL", 10)
 # SIGTERM: seconds a node gives the Calls in hand and the closing handshakes before it exits.
 CSMS_DRAIN_SECONDS = env_float("CSMS_DRAIN_SECONDS", 10)
 CSMS_DAPHNE_VERBOSITY = env_int("CSMS_DAPHNE_VERBOSITY", 1)
+
+# --- Alerts -----------------------------------------------------------------------------------------
+# A station offline, or a connector Faulted, for longer than this raises an alert.
+CSMS_ALERT_OFFLINE_MINUTES = env_int("CSMS_ALERT_OFFLINE_MINUTES", 15)
+CSMS_ALERT_FAULTED_MINUTES = env_int("CSMS_ALERT_FAULTED_MINUTES", 5)
 
 # --- Outages and hostile input (docs/adr/0080-surviving-outages.md) ----------------------------------
 # Seconds a station Call waits for an unreachable database before it is answered InternalError.
