@@ -9,7 +9,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from django.core.files import File
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from csms.ocpp.schemas import parse_datetime
+from csms.ocpp.schemas import format_datetime, parse_datetime
 from partners.selectors import partner_of
 from csms.errors import DomainError, Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue, call_validate
@@ -77,10 +77,6 @@ def stored_file_delete(storage, name: str) -> None:
         except OSError:
             return  # not empty, or already gone
         parts.pop()
-
-
-def ocpp_datetime(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def public_base_url(request=None) -> str:
@@ -253,12 +249,12 @@ def firmware_update_payload(target: FirmwareUpdateTarget) -> tuple[str, dict]:
     update = target.update
     optional = _optional(retries=update.retries, retryInterval=update.retry_interval)
     if not update.signed:
-        return "UpdateFirmware", {"location": target.location, "retrieveDate": ocpp_datetime(update.retrieve_date),
+        return "UpdateFirmware", {"location": target.location, "retrieveDate": format_datetime(update.retrieve_date),
                                   **optional}
     firmware = {
         "location": target.location,
-        "retrieveDateTime": ocpp_datetime(update.retrieve_date),
-        **({"installDateTime": ocpp_datetime(update.install_date)} if update.install_date else {}),
+        "retrieveDateTime": format_datetime(update.retrieve_date),
+        **({"installDateTime": format_datetime(update.install_date)} if update.install_date else {}),
         "signingCertificate": update.signing_certificate,
         "signature": update.signature,
     }
@@ -565,8 +561,8 @@ def diagnostics_request_create(
 
 def diagnostics_payload(request: DiagnosticsRequest) -> tuple[str, dict]:
     optional = _optional(retries=request.retries, retryInterval=request.retry_interval)
-    start = ocpp_datetime(request.start_time) if request.start_time else None
-    stop = ocpp_datetime(request.stop_time) if request.stop_time else None
+    start = format_datetime(request.start_time) if request.start_time else None
+    stop = format_datetime(request.stop_time) if request.stop_time else None
     if request.kind == DiagnosticsKind.LOG:
         log = {"remoteLocation": request.location, **_optional(oldestTimestamp=start, latestTimestamp=stop)}
         return "GetLog", {"logType": request.log_type, "requestId": request.request_id, "log": log, **optional}

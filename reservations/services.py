@@ -3,7 +3,7 @@ transactions, connector states and time do to a reservation (docs/adr/0020-reser
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -12,6 +12,7 @@ from django.utils import timezone
 from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
+from csms.ocpp.schemas import format_datetime
 from stations.models import ChargeStation, ConnectorStatus
 from stations.selectors import station_config_bool
 from transactions.models import IdTag
@@ -21,10 +22,6 @@ from .models import ACTIVE_STATUSES, ANSWER_STATUSES, Reservation, ReservationSt
 
 # Connector states in which a station ends the reservations it holds (OCPP 1.6 §5.13).
 ENDING_CONNECTOR_STATES = (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE)
-
-
-def ocpp_datetime(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- Asking the station ----------------------------------------------------------------------------
@@ -74,7 +71,7 @@ def reservation_create(
     reservation.save()
     payload = {
         "connectorId": connector_id,
-        "expiryDate": ocpp_datetime(expiry_date),
+        "expiryDate": format_datetime(expiry_date),
         "idTag": id_tag,
         "reservationId": reservation.pk,
     }

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from csms.ocpp.schemas import parse_datetime
+from csms.ocpp.schemas import format_datetime, parse_datetime
 from stations.selectors import station_config_int, station_config_value
 from transactions.models import Transaction
 
@@ -123,7 +123,7 @@ def composite_schedule(
 def schedule_as_dict(schedule: CompositeSchedule) -> dict:
     """The API's (and the stored report's) shape of a composite schedule."""
     return {
-        "schedule_start": schedule.schedule_start.isoformat().replace("+00:00", "Z"),
+        "schedule_start": format_datetime(schedule.schedule_start, timespec="auto"),
         "duration": schedule.duration,
         "charging_rate_unit": schedule.charging_rate_unit,
         "periods": [

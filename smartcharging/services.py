@@ -8,17 +8,16 @@ Commands go out through `csms.ocpp.calls.call_enqueue`; a refusal before sending
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import transaction as db_transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from csms.ocpp.schemas import parse_datetime
 from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
+from csms.ocpp.schemas import format_datetime, parse_datetime
 from stations.models import ChargeStation
 from transactions.models import Transaction
 
@@ -110,10 +109,6 @@ def _periods_replace(profile: ChargingProfile, periods: list[dict]) -> None:
     )
 
 
-def ocpp_datetime(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def wire_number(value: Decimal) -> int | float:
     """JSON number for a Decimal limit: the schemas check multipleOf 0.1 on what was written (ADR 0033)."""
     value = Decimal(value)
@@ -126,7 +121,7 @@ def library_profile_payload(*, profile: ChargingProfile, charging_profile_id: in
     if profile.duration is not None:
         schedule["duration"] = profile.duration
     if profile.start_schedule is not None:
-        schedule["startSchedule"] = ocpp_datetime(profile.start_schedule)
+        schedule["startSchedule"] = format_datetime(profile.start_schedule, timespec="auto")
     schedule["chargingSchedulePeriod"] = [
         {"startPeriod": p.start_period, "limit": wire_number(p.limit),
          **({"numberPhases": p.number_phases} if p.number_phases is not None else {})}
@@ -145,9 +140,9 @@ def library_profile_payload(*, profile: ChargingProfile, charging_profile_id: in
     if profile.recurrency_kind:
         payload["recurrencyKind"] = profile.recurrency_kind
     if profile.valid_from is not None:
-        payload["validFrom"] = ocpp_datetime(profile.valid_from)
+        payload["validFrom"] = format_datetime(profile.valid_from, timespec="auto")
     if profile.valid_to is not None:
-        payload["validTo"] = ocpp_datetime(profile.valid_to)
+        payload["validTo"] = format_datetime(profile.valid_to, timespec="auto")
     payload["chargingSchedule"] = schedule
     return payload
 

@@ -6,27 +6,24 @@ from django.utils import timezone
 
 from csms.ocpp.calls import redact_secret
 from csms.ocpp.router import CallContext, handles, on_failure, on_result
+from csms.ocpp.schemas import format_datetime
 
 from . import datatransfer, services
 from .models import ChargeStation, ConfigurationKey, Connector, Direction
 from .selectors import requested_keys
 
 
-def now_iso() -> str:
-    return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @handles("BootNotification")
 def boot_notification(ctx: CallContext, payload: dict) -> dict:
     status = services.station_boot(station_id=ctx.station_id, payload=payload)
     ctx.effects["registration_status"] = status
-    return {"status": status, "currentTime": now_iso(), "interval": settings.CSMS_HEARTBEAT_INTERVAL}
+    return {"status": status, "currentTime": format_datetime(timezone.now()), "interval": settings.CSMS_HEARTBEAT_INTERVAL}
 
 
 @handles("Heartbeat")
 def heartbeat(ctx: CallContext, payload: dict) -> dict:
     services.station_heartbeat(station_id=ctx.station_id)
-    return {"currentTime": now_iso()}
+    return {"currentTime": format_datetime(timezone.now())}
 
 
 @handles("StatusNotification")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from csms.ocpp.errors import ErrorCode, OCPPError
 from csms.ocpp.models import Call, CallStatus
-from csms.ocpp.schemas import parse_datetime
+from csms.ocpp.schemas import format_datetime, parse_datetime
 
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 from .signals import transaction_started, transaction_stopped
@@ -49,7 +49,7 @@ def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transact
         info["parentIdTag"] = tag.parent_id_tag
     expiry = _cache_expiry(tag, now)
     if expiry is not None:
-        info["expiryDate"] = expiry.isoformat().replace("+00:00", "Z")
+        info["expiryDate"] = format_datetime(expiry, timespec="auto")
     return info
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from csms.ocpp.schemas import format_datetime
 from locallists import selectors
 from locallists.models import LocalList, LocalListEntry, Selection
 from transactions.services import id_tag_info
@@ -27,7 +28,7 @@ def test_entry_status_follows_the_authorization_rules(make_id_tag):
         assert entry["status"] == answered["status"], tag.id_tag
         assert entry.get("parentIdTag") == answered.get("parentIdTag"), tag.id_tag
         # The list carries the tag's own expiry, not the authorization cache's horizon.
-        expected = selectors.ocpp_datetime(tag.expiry_date) if tag.expiry_date else None
+        expected = format_datetime(tag.expiry_date, timespec="seconds") if tag.expiry_date else None
         assert entry.get("expiryDate") == expected, tag.id_tag
 
 
