@@ -7,6 +7,7 @@ diagnostics / logs…"): this module adds both actions to the stations' admin
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
@@ -24,7 +25,7 @@ from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 from csms.errors import DomainError
 from csms.ocpp.permissions import may_send_calls
 
-from . import conf, selectors, services
+from . import selectors, services
 from .forms import DiagnosticsForm, FirmwareAdminForm, UpdateFirmwareForm
 from .models import (
     DiagnosticsRequest,
@@ -147,7 +148,7 @@ class FirmwareAdmin(admin.ModelAdmin):
     def download_url(self, firmware):
         if not firmware.file:
             return "—"
-        url = services.firmware_download_url(base_url=conf.public_url(), token=firmware.token, filename=firmware.filename)
+        url = services.firmware_download_url(base_url=settings.CSMS_PUBLIC_URL, token=firmware.token, filename=firmware.filename)
         return format_html('<a href="{}"><code>{}</code></a><div class="help">Each update gives every station its own '
                            'URL; this one serves the same file.</div>', url, url)
 

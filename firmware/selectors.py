@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from partners.selectors import partner_of
 from stations.selectors import stations_visible_to
 
-from . import conf
 from .models import (
     ACTIVE_TARGET_STATES,
     OPEN_DIAGNOSTICS_STATES,
@@ -72,7 +72,7 @@ def diagnostics_request_for_report(*, station_id: str, kind: str, request_id: in
 
 
 def diagnostics_request_for_upload(*, token: str) -> DiagnosticsRequest | None:
-    since = timezone.now() - timedelta(days=conf.diagnostics_upload_days())
+    since = timezone.now() - timedelta(days=settings.CSMS_DIAGNOSTICS_UPLOAD_DAYS)
     return DiagnosticsRequest.objects.filter(token=token, served_by_csms=True, created_at__gte=since).first()
 
 
@@ -112,7 +112,7 @@ def firmware_targets_to_send() -> QuerySet[FirmwareUpdateTarget]:
 
 
 def firmware_targets_past_send_window() -> QuerySet[FirmwareUpdateTarget]:
-    cutoff = timezone.now() - timedelta(hours=conf.firmware_send_window_hours())
+    cutoff = timezone.now() - timedelta(hours=settings.CSMS_FIRMWARE_SEND_WINDOW_HOURS)
     return FirmwareUpdateTarget.objects.filter(state=TargetState.WAITING, created_at__lt=cutoff,
                                                update__retrieve_date__lt=cutoff)
 
@@ -133,12 +133,12 @@ def firmware_targets_running_their_version() -> QuerySet[FirmwareUpdateTarget]:
 
 
 def diagnostics_requests_to_expire() -> QuerySet[DiagnosticsRequest]:
-    cutoff = timezone.now() - timedelta(minutes=conf.diagnostics_timeout_minutes())
+    cutoff = timezone.now() - timedelta(minutes=settings.CSMS_DIAGNOSTICS_TIMEOUT_MINUTES)
     return DiagnosticsRequest.objects.filter(state__in=OPEN_DIAGNOSTICS_STATES, updated_at__lt=cutoff)
 
 
 def diagnostics_files_to_prune() -> QuerySet[DiagnosticsRequest]:
-    days = conf.diagnostics_retention_days()
+    days = settings.CSMS_DIAGNOSTICS_RETENTION_DAYS
     if days <= 0:
         return DiagnosticsRequest.objects.none()
     return DiagnosticsRequest.objects.exclude(file="").filter(uploaded_at__lt=timezone.now() - timedelta(days=days))

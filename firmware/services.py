@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F
@@ -24,7 +25,7 @@ from csms.ocpp.calls import StationOffline, call_enqueue, call_validate
 from csms.ocpp.models import Call
 from stations.models import ChargeStation
 
-from . import conf, selectors
+from . import selectors
 from .models import (
     ACTIVE_TARGET_STATES,
     DiagnosticsKind,
@@ -65,6 +66,10 @@ class UploadTooLarge(Exception):
     pass
 
 
+def upload_max_bytes() -> int:
+    return settings.CSMS_UPLOAD_MAX_MB * 1024 * 1024
+
+
 def stored_file_delete(storage, name: str) -> None:
     """Delete a stored file and the directories it leaves empty below its top folder (firmware/, diagnostics/)."""
     storage.delete(name)
@@ -81,9 +86,8 @@ def stored_file_delete(storage, name: str) -> None:
 
 def public_base_url(request=None) -> str:
     """Where stations reach this CSMS over HTTP(S): CSMS_PUBLIC_URL, else the URL the request came to."""
-    configured = conf.public_url()
-    if configured:
-        return configured
+    if settings.CSMS_PUBLIC_URL:
+        return settings.CSMS_PUBLIC_URL
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
     raise Invalid("CSMS_PUBLIC_URL is not set and there is no request to derive the CSMS's address from")
@@ -371,7 +375,7 @@ def firmware_update_call_failed(*, call: Call) -> None:
         return
     reason = f"{call.error_code}: {call.error_description}".strip(": ")
     if call.error_code in TRANSPORT_FAILURES:
-        if target.attempts < conf.firmware_send_attempts():
+        if target.attempts < settings.CSMS_FIRMWARE_SEND_ATTEMPTS:
             target.state = TargetState.WAITING
             target.detail = f"not answered ({reason}); sent again when the station is connected"
         else:
@@ -467,7 +471,7 @@ def firmware_updates_watch() -> dict[str, int]:
     status (TriggerMessage) after half the stuck time; after all of it, call the update stuck. A report
     of any kind brings a stuck update back."""
     confirmed = firmware_updates_confirm_by_version()
-    minutes = conf.firmware_stuck_minutes()
+    minutes = settings.CSMS_FIRMWARE_STUCK_MINUTES
     threshold = minutes * 60
     now = timezone.now()
     probed = stuck = 0
@@ -680,7 +684,7 @@ def _request_apply_status(request: DiagnosticsRequest, status: str) -> None:
 def diagnostics_upload_store(*, request: DiagnosticsRequest, chunks: Iterable[bytes], filename: str,
                              content_type: str = "") -> DiagnosticsRequest:
     """Keep a file a station uploaded (a later upload for the same request replaces it)."""
-    limit = conf.upload_max_bytes()
+    limit = upload_max_bytes()
     digest, size = hashlib.sha256(), 0
     with tempfile.TemporaryFile() as spool:
         for chunk in chunks:

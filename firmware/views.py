@@ -14,7 +14,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import conf, selectors, services
+from . import selectors, services
 from .models import safe_filename
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -103,8 +103,8 @@ def diagnostics_upload(request, token: str, filename: str = ""):
     if upload_request is None:
         raise Http404("no such upload location")
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > conf.upload_max_bytes():
-        return JsonResponse({"detail": f"uploads are limited to {conf.upload_max_bytes()} bytes"}, status=413)
+    if declared.isdigit() and int(declared) > services.upload_max_bytes():
+        return JsonResponse({"detail": f"uploads are limited to {services.upload_max_bytes()} bytes"}, status=413)
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
         if content_type.startswith("multipart/form-data"):
