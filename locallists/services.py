@@ -290,10 +290,12 @@ def local_list_configure(
         local_list.outdated = True
     if auto_sync is not None:
         local_list.auto_sync = auto_sync
-    local_list.save()
     if id_tags is not None:
-        local_list.id_tags.set(id_tags)  # m2m_changed marks the list out of date
-        local_list.refresh_from_db()
+        chosen = {tag.pk for tag in id_tags}
+        if chosen != set(local_list.id_tags.values_list("pk", flat=True)):
+            local_list.id_tags.set(id_tags)
+            local_list.outdated = True
+    local_list.save()
     return local_list
 
 
@@ -310,10 +312,6 @@ def local_lists_mark_outdated_for_tag(*, id_tag: str, deleted: bool = False) -> 
     if not ids:
         return 0
     return LocalList.objects.filter(pk__in=ids).update(outdated=True, updated_at=timezone.now())
-
-
-def local_list_mark_outdated(*, station_id: str) -> None:
-    LocalList.objects.filter(pk=station_id).update(outdated=True, updated_at=timezone.now())
 
 
 def local_lists_sync_outdated() -> int:

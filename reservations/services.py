@@ -177,7 +177,7 @@ def reservation_cancel_failed(*, call: Call) -> None:
 # --- What transactions, connector states and time do -----------------------------------------------
 
 
-def reservation_use_by_transaction(*, transaction_obj, id_tag_info: dict) -> Reservation | None:
+def reservation_use_by_transaction(*, transaction_obj, parent_id_tag: str = "") -> Reservation | None:
     """A StartTransaction ends the reservation it names, or else the active one of its tag (or the
     tag's group) on that connector or on connector 0 of the station."""
     tx = transaction_obj
@@ -190,20 +190,19 @@ def reservation_use_by_transaction(*, transaction_obj, id_tag_info: dict) -> Res
             .first()
         )
     if reservation is None:
-        reservation = _reservation_of_tag(tx, id_tag_info)
+        reservation = _reservation_of_tag(tx, parent_id_tag)
     if reservation is None:
         return None
     _end(reservation, ReservationStatus.USED, f"used by transaction {tx.pk} on connector {tx.connector_id}", transaction=tx)
     return reservation
 
 
-def _reservation_of_tag(tx, id_tag_info: dict) -> Reservation | None:
+def _reservation_of_tag(tx, parent: str) -> Reservation | None:
     candidates = (
         Reservation.objects.select_for_update()
         .filter(station_id=tx.station_id, status__in=ACTIVE_STATUSES, connector_id__in=[tx.connector_id, 0])
         .order_by("-connector_id", "expiry_date", "pk")  # the connector's own reservation before connector 0's
     )
-    parent = id_tag_info.get("parentIdTag") or ""
     for reservation in candidates:
         if same_group(tx.id_tag, reservation.id_tag) or (parent and parent == reservation.parent_id_tag):
             return reservation

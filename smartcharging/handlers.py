@@ -4,17 +4,10 @@ Every SetChargingProfile, ClearChargingProfile and GetCompositeSchedule counts, 
 (library assignment, admin, or by hand through POST /api/v1/stations/{id}/calls/).
 """
 
-import logging
-
-from django.db import transaction as db_transaction
-from django.dispatch import receiver
-
 from csms.ocpp.router import on_failure, on_result
-from transactions.signals import transaction_started, transaction_stopped
+from transactions.hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
 from . import services
-
-logger = logging.getLogger(__name__)
 
 
 @on_result("SetChargingProfile")
@@ -57,20 +50,11 @@ def get_composite_schedule_failed(call) -> None:
     services.composite_report_record(call=call, response=None)
 
 
-@receiver(transaction_started, dispatch_uid="smartcharging.transaction_started")
-def on_transaction_started(sender, transaction, **kwargs) -> None:
-    # A savepoint: a failure here must not cost the station its StartTransaction answer.
-    try:
-        with db_transaction.atomic():
-            services.installed_profiles_on_transaction_start(transaction=transaction)
-    except Exception:
-        logger.exception("could not update the charging profiles of transaction %s", transaction.pk)
+@transaction_started.connect
+def on_transaction_started(event: TransactionStarted) -> None:
+    services.installed_profiles_on_transaction_start(transaction=event.transaction)
 
 
-@receiver(transaction_stopped, dispatch_uid="smartcharging.transaction_stopped")
-def on_transaction_stopped(sender, transaction, **kwargs) -> None:
-    try:
-        with db_transaction.atomic():
-            services.installed_tx_profiles_end(transaction=transaction)
-    except Exception:
-        logger.exception("could not remove the TxProfiles of transaction %s", transaction.pk)
+@transaction_stopped.connect
+def on_transaction_stopped(event: TransactionStopped) -> None:
+    services.installed_tx_profiles_end(transaction=event.transaction)

@@ -28,7 +28,7 @@ from .models import (
     SecurityEvent,
     StatusNotificationRecord,
 )
-from .signals import connector_status_changed
+from .hooks import ConnectorStatusChanged, connector_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -257,9 +257,7 @@ def connector_status_update(*, station_id: str, payload: dict) -> Connector:
         if connector.availability_status == "Scheduled" and _availability_reached(connector):
             connector.availability_status = "Accepted"
         connector.save()
-    connector_status_changed.send(
-        sender=Connector, connector=connector, previous_status=previous_status, reported_status=payload["status"]
-    )
+    connector_status_changed.emit(ConnectorStatusChanged(connector, previous_status, payload["status"]))
     return connector
 
 

@@ -15,7 +15,7 @@ from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import format_datetime, parse_datetime
 
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
-from .signals import transaction_started, transaction_stopped
+from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def transaction_start(*, station_id: str, payload: dict) -> tuple[Transaction, d
         reservation_id=payload.get("reservationId"),
         remote_start_call=remote_start_awaiting(station_id=station_id, connector_id=connector_id, id_tag=payload["idTag"]),
     )
-    transaction_started.send(sender=Transaction, transaction=tx, id_tag_info=info)
+    transaction_started.emit(TransactionStarted(tx, info["status"], info.get("parentIdTag", "")))
     return tx, info
 
 
@@ -170,7 +170,7 @@ def transaction_stop(*, station_id: str, payload: dict) -> dict:
                 tx.cost = tariff.cost_of(tx.energy_wh)
                 tx.currency = tariff.currency
             tx.save()
-            transaction_stopped.send(sender=Transaction, transaction=tx)
+            transaction_stopped.emit(TransactionStopped(tx))
     if stop_tag:
         return id_tag_info(id_tag=stop_tag, check_concurrency=False)
     return {}

@@ -42,6 +42,7 @@ def test_changes_put_removals_first_and_additions_last():
 
 def test_tag_changes_mark_the_lists_concerned(make_station, make_id_tag):
     from partners.models import Partner
+    from locallists.services import local_list_configure
     from transactions.id_tags import id_tag_delete, id_tag_update
 
     ours, theirs = Partner.objects.create(name="Mark A"), Partner.objects.create(name="Mark B")
@@ -55,7 +56,7 @@ def test_tag_changes_mark_the_lists_concerned(make_station, make_id_tag):
     tag = make_id_tag("MARK-1", partner=ours)
     assert outdated() == {by_partner.pk}
     LocalList.objects.update(outdated=False)
-    explicit.id_tags.add(tag)  # choosing it in admin
+    local_list_configure(station=explicit.station, id_tags=[tag])  # choosing it in admin or the API
     assert outdated() == {explicit.pk}
     LocalList.objects.update(outdated=False)
     LocalListEntry.objects.create(local_list=unrelated, id_tag="MARK-1", id_tag_info={"status": "Accepted"})
