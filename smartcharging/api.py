@@ -80,17 +80,12 @@ class ChargingProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"required": False, "allow_blank": True}}
 
+    # A refused profile (services.ProfileInvalid) is a domain error: csms/api/errors.py answers 400.
     def create(self, validated_data):
-        try:
-            return services.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
-        except services.ProfileInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        return services.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
 
     def update(self, instance, validated_data):
-        try:
-            return services.charging_profile_update(profile=instance, **validated_data)
-        except services.ProfileInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        return services.charging_profile_update(profile=instance, **validated_data)
 
 
 class ChargingProfileViewSet(viewsets.ModelViewSet):

@@ -45,9 +45,13 @@ PROFILE_FIELDS = (
 )
 
 
-class ProfileInvalid(Exception):
+class ProfileInvalid(Invalid):
+    """A library profile breaks a rule of OCPP 1.6 or its errata: `errors` is {field: reason}, the
+    message the first of them (as the API's `detail`)."""
+
     def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors.items()))
+        field, reason = next(iter(errors.items()))
+        super().__init__(f"{field}: {reason}", details={"errors": errors})
         self.errors = errors
 
 

@@ -11,13 +11,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from csms.errors import Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.channels import channel_send, station_send
 from csms.ocpp.directory import Admission
-from csms.ocpp.errors import ErrorCode, OCPPError
 from csms.ocpp.models import Call, MessageLog
 from csms.ocpp.schemas import parse_datetime
 
+from .hooks import ConnectorStatusChanged, connector_status_changed
 from .models import (
     ChargeStation,
     Connector,
@@ -28,7 +29,6 @@ from .models import (
     SecurityEvent,
     StatusNotificationRecord,
 )
-from .hooks import ConnectorStatusChanged, connector_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def station_heartbeat(*, station_id: str) -> None:
 def connector_status_update(*, station_id: str, payload: dict) -> Connector:
     connector_id = payload["connectorId"]
     if connector_id < 0:
-        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "connectorId must not be negative", {"field": "connectorId"})
+        raise Invalid("connectorId must not be negative", details={"field": "connectorId"})
     timestamp = parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
     now = timezone.now()
     fields = {

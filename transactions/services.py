@@ -10,12 +10,12 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from csms.ocpp.errors import ErrorCode, OCPPError
+from csms.errors import Invalid
 from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import format_datetime, parse_datetime
 
-from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
+from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +183,7 @@ def tariff_for_station(station_id: str) -> Tariff | None:
 def _check_connector_id(connector_id: int, *, minimum: int) -> None:
     """The schemas only say "integer": refuse what OCPP's ranges forbid before the database does."""
     if connector_id < minimum:
-        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"connectorId must be at least {minimum}",
-                        {"field": "connectorId"})
+        raise Invalid(f"connectorId must be at least {minimum}", details={"field": "connectorId"})
 
 
 # --- Meter values ------------------------------------------------------------------------------
