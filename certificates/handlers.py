@@ -7,7 +7,7 @@ call (this app's API and admin, or by hand through POST /api/v1/stations/{id}/ca
 
 from csms.ocpp.router import CallContext, handles, on_failure, on_result
 
-from . import services
+from . import pki, services
 from .models import RequestStatus
 
 
@@ -49,7 +49,8 @@ def delete_certificate_result(call, response: dict) -> None:
 
 @on_result("GetInstalledCertificateIds")
 def get_installed_certificate_ids_result(call, response: dict) -> None:
-    services.installed_certificates_reported(call=call, response=response)
+    reported = [pki.HashData.from_ocpp(item) for item in response.get("certificateHashData", [])]
+    services.installed_certificates_reported(call=call, status=response["status"], reported=reported)
 
 
 @on_failure("InstallCertificate")

@@ -429,19 +429,17 @@ def certificate_delete_answered(*, call: Call, status: str) -> None:
         entry.delete()
 
 
-def installed_certificates_reported(*, call: Call, response: dict) -> None:
+def installed_certificates_reported(*, call: Call, status: str, reported: list[pki.HashData]) -> None:
     """GetInstalledCertificateIds is the whole truth for its certificate type (ADR 0064)."""
     certificate_type = call.payload["certificateType"]
-    status = response["status"]
     # Entries whose PEM is known match first, so that the PEM survives a station's other hash algorithm.
     existing = sorted(selectors.installed_certificates(call.station_id, certificate_type), key=lambda e: not e.certificate)
     if status == "NotFound":
         InstalledCertificate.objects.filter(pk__in=[entry.pk for entry in existing]).delete()
-    elif response.get("certificateHashData"):
+    elif reported:
         issuers = selectors.known_certificates(call.station_id)
         kept = set()
-        for reported in response["certificateHashData"]:
-            target = pki.HashData.from_ocpp(reported)
+        for target in reported:
             entry = next((e for e in existing if e.pk not in kept and _names(e, target, issuers)), None)
             entry = entry or InstalledCertificate(station_id=call.station_id, certificate_type=certificate_type,
                                                   source="reported")

@@ -42,7 +42,7 @@ def log_status_notification(ctx: CallContext, payload: dict) -> dict:
 @on_result("UpdateFirmware")
 @on_result("SignedUpdateFirmware")
 def update_firmware_result(call, response: dict) -> None:
-    services.firmware_update_answered(call=call, response=response)
+    services.firmware_update_answered(call=call, status=response.get("status", ""))
 
 
 @on_failure("UpdateFirmware")
@@ -54,7 +54,9 @@ def update_firmware_failed(call) -> None:
 @on_result("GetDiagnostics")
 @on_result("GetLog")
 def get_diagnostics_result(call, response: dict) -> None:
-    services.diagnostics_answered(call=call, response=response)
+    # GetLog.conf: a status and perhaps a filename; GetDiagnostics.conf: perhaps a fileName.
+    file_name = response.get("filename" if call.action == "GetLog" else "fileName", "")
+    services.diagnostics_answered(call=call, status=response.get("status", ""), file_name=file_name)
 
 
 @on_failure("GetDiagnostics")

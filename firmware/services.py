@@ -349,15 +349,15 @@ def _target_of_call(call: Call) -> FirmwareUpdateTarget | None:
     return FirmwareUpdateTarget.objects.select_for_update().filter(pk=target_id).first()
 
 
-def firmware_update_answered(*, call: Call, response: dict) -> None:
+def firmware_update_answered(*, call: Call, status: str) -> None:
     """The station's answer to (Signed)UpdateFirmware; the reports that follow tell the rest."""
     if "firmware_update_target" not in (call.context or {}):
-        firmware_update_adopt(call=call, response=response)
+        firmware_update_adopt(call=call, status=status)
         return
     target = _target_of_call(call)
     if target is None or target.call_id != call.pk:
         return  # the job was deleted, or this answers an older attempt
-    answer = response.get("status", "")
+    answer = status
     target.answer = answer
     target.progress_at = timezone.now()
     if answer in SIGNED_REFUSALS:
@@ -390,7 +390,7 @@ def firmware_update_call_failed(*, call: Call) -> None:
     target.save()
 
 
-def firmware_update_adopt(*, call: Call, response: dict) -> FirmwareUpdateTarget:
+def firmware_update_adopt(*, call: Call, status: str) -> FirmwareUpdateTarget:
     """An update sent by hand through the calls API becomes a job too, so its reports have a home."""
     payload = call.payload
     signed = call.action == "SignedUpdateFirmware"
@@ -408,7 +408,7 @@ def firmware_update_adopt(*, call: Call, response: dict) -> FirmwareUpdateTarget
         signing_certificate=details.get("signingCertificate", ""), signature=details.get("signature", ""),
         partner=station.partner, requested_by=call.requested_by, source="call",
     )
-    answer = response.get("status", "")
+    answer = status
     refused = answer in SIGNED_REFUSALS
     now = timezone.now()
     target = FirmwareUpdateTarget.objects.create(
@@ -580,30 +580,28 @@ def _request_of_call(call: Call) -> DiagnosticsRequest | None:
     return DiagnosticsRequest.objects.select_for_update().filter(pk=request_id).first()
 
 
-def diagnostics_answered(*, call: Call, response: dict) -> None:
+def diagnostics_answered(*, call: Call, status: str, file_name: str) -> None:
     """GetDiagnostics.conf names the file that will come (none: nothing to upload); GetLog.conf says
-    whether the station will upload."""
+    whether the station will upload (`status`) and may name the file."""
     if "diagnostics_request" not in (call.context or {}):
-        diagnostics_adopt(call=call, response=response)
+        diagnostics_adopt(call=call, status=status, file_name=file_name)
         return
     request = _request_of_call(call)
     if request is None or request.call_id != call.pk:
         return
-    _request_apply_answer(request, call.action, response)
+    _request_apply_answer(request, call.action, status, file_name)
     request.save()
     if request.state in (DiagnosticsState.ACCEPTED, DiagnosticsState.UPLOADING, DiagnosticsState.UPLOADED):
         _requests_supersede(request)
 
 
-def _request_apply_answer(request: DiagnosticsRequest, action: str, response: dict) -> None:
+def _request_apply_answer(request: DiagnosticsRequest, action: str, status: str, file_name: str) -> None:
+    request.file_name = file_name
     if action == "GetLog":
-        request.answer = response.get("status", "")
-        request.file_name = response.get("filename", "")
+        request.answer = status
         if request.answer == "Rejected":
             request.state, request.detail = DiagnosticsState.REJECTED, "the station answered Rejected"
             return
-    else:
-        request.file_name = response.get("fileName", "")
     if request.state != DiagnosticsState.PENDING:
         return  # a status notification came first and said more
     if action == "GetDiagnostics" and not request.file_name:
@@ -628,7 +626,7 @@ def diagnostics_call_failed(*, call: Call) -> None:
     request.save(update_fields=["state", "detail", "updated_at"])
 
 
-def diagnostics_adopt(*, call: Call, response: dict) -> DiagnosticsRequest:
+def diagnostics_adopt(*, call: Call, status: str, file_name: str) -> DiagnosticsRequest:
     """A GetDiagnostics/GetLog sent by hand through the calls API is tracked like one of ours."""
     payload = call.payload
     is_log = call.action == "GetLog"
@@ -651,7 +649,7 @@ def diagnostics_adopt(*, call: Call, response: dict) -> DiagnosticsRequest:
         location=log.get("remoteLocation", "") if is_log else payload.get("location", ""),
         served_by_csms=False, call=call, requested_by=call.requested_by, source="call",
     )
-    _request_apply_answer(request, call.action, response)
+    _request_apply_answer(request, call.action, status, file_name)
     request.save()
     return request
 

@@ -8,7 +8,7 @@ from . import services
 
 @on_result("SendLocalList")
 def send_local_list_result(call, response: dict) -> None:
-    services.local_list_update_answer_apply(call=call, response=response)
+    services.local_list_update_answer_apply(call=call, status=response["status"])
 
 
 @on_failure("SendLocalList")
@@ -18,7 +18,7 @@ def send_local_list_failed(call) -> None:
 
 @on_result("GetLocalListVersion")
 def get_local_list_version_result(call, response: dict) -> None:
-    services.local_list_version_apply(call=call, response=response)
+    services.local_list_version_apply(call=call, list_version=response["listVersion"])
 
 
 @on_failure("GetLocalListVersion")

@@ -176,11 +176,10 @@ def _apply(local_list: LocalList, payload: dict) -> None:
     local_list.supported = True
 
 
-def local_list_update_answer_apply(*, call: Call, response: dict) -> None:
+def local_list_update_answer_apply(*, call: Call, status: str) -> None:
     """SendLocalList answered. What the station holds changes only on Accepted; a sync goes on with
     the next chunk, retries a failed Differential as a Full once, or ends."""
     local_list = _locked(call.station_id, auto_sync=False)
-    status = response["status"]
     if status == "Accepted":
         _apply(local_list, call.payload)
     sync = _sync_of(call)
@@ -230,10 +229,10 @@ def local_list_update_failed(*, call: Call) -> None:
     local_list.save()
 
 
-def local_list_version_apply(*, call: Call, response: dict) -> None:
+def local_list_version_apply(*, call: Call, list_version: int) -> None:
     """GetLocalListVersion answered (whoever sent it): reconcile what the CSMS believes."""
     local_list = _locked(call.station_id, auto_sync=False)
-    reported = response["listVersion"]
+    reported = list_version
     agrees = _reconcile(local_list, reported)
     sync = _sync_of(call)
     if sync is not None:

@@ -9,7 +9,7 @@ from . import services
 
 @on_result("ReserveNow")
 def reserve_now_result(call, response: dict) -> None:
-    services.reservation_answer_apply(call=call, response=response)
+    services.reservation_answer_apply(call=call, status=response["status"])
 
 
 @on_failure("ReserveNow")
@@ -19,7 +19,7 @@ def reserve_now_failed(call) -> None:
 
 @on_result("CancelReservation")
 def cancel_reservation_result(call, response: dict) -> None:
-    services.reservation_cancel_answer_apply(call=call, response=response)
+    services.reservation_cancel_answer_apply(call=call, status=response["status"])
 
 
 @on_failure("CancelReservation")

@@ -128,21 +128,21 @@ def _end(reservation: Reservation, status: str, detail: str, **fields) -> None:
     reservation.save(update_fields=["status", "detail", "ended_at", "updated_at", *fields])
 
 
-def reservation_answer_apply(*, call: Call, response: dict) -> None:
+def reservation_answer_apply(*, call: Call, status: str) -> None:
     """ReserveNow answered. Only the latest ReserveNow of a still-`requested` reservation counts: a
     late answer never revives one that has expired, was cancelled or was replaced."""
     reservation = _reservation_of(call)
     if reservation is None or reservation.reserve_call_id != call.pk or reservation.status != ReservationStatus.REQUESTED:
         return
-    status = ANSWER_STATUSES[response["status"]]
-    if status == ReservationStatus.ACCEPTED:
+    new_status = ANSWER_STATUSES[status]
+    if new_status == ReservationStatus.ACCEPTED:
         if reservation.expiry_date <= timezone.now():
             _end(reservation, ReservationStatus.EXPIRED, "accepted by the station after its expiry date")
             return
-        reservation.status = status
+        reservation.status = new_status
         reservation.save(update_fields=["status", "updated_at"])
         return
-    _end(reservation, status, f"the station answered {response['status']}")
+    _end(reservation, new_status, f"the station answered {status}")
 
 
 def reservation_request_failed(*, call: Call) -> None:
@@ -152,12 +152,12 @@ def reservation_request_failed(*, call: Call) -> None:
     _end(reservation, ReservationStatus.FAILED, f"ReserveNow got no answer: {call.error_code} {call.error_description}")
 
 
-def reservation_cancel_answer_apply(*, call: Call, response: dict) -> None:
+def reservation_cancel_answer_apply(*, call: Call, status: str) -> None:
     """CancelReservation answered (from this app or sent by hand through the calls API)."""
     reservation = _reservation_of(call)
     if reservation is None:
         return
-    if response["status"] == "Accepted":
+    if status == "Accepted":
         if reservation.status in ACTIVE_STATUSES:
             _end(reservation, ReservationStatus.CANCELLED, "cancelled by the CSMS")
         return

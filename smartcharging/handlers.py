@@ -5,6 +5,7 @@ Every SetChargingProfile, ClearChargingProfile and GetCompositeSchedule counts, 
 """
 
 from csms.ocpp.router import on_failure, on_result
+from csms.ocpp.schemas import parse_datetime
 from transactions.hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
 from . import services
@@ -31,7 +32,13 @@ def clear_charging_profile_result(call, response: dict) -> None:
 
 @on_result("GetCompositeSchedule")
 def get_composite_schedule_result(call, response: dict) -> None:
-    services.composite_report_record(call=call, response=response)
+    start = response.get("scheduleStart")
+    services.composite_report_record(
+        call=call,
+        status=response["status"],
+        schedule_start=parse_datetime(start) if start else None,
+        station_schedule=response.get("chargingSchedule"),
+    )
 
 
 @on_result("RemoteStartTransaction")
@@ -47,7 +54,7 @@ def assignment_failed(call) -> None:
 
 @on_failure("GetCompositeSchedule")
 def get_composite_schedule_failed(call) -> None:
-    services.composite_report_record(call=call, response=None)
+    services.composite_report_record(call=call, status=None)
 
 
 @transaction_started.connect

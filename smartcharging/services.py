@@ -8,6 +8,7 @@ Commands go out through `csms.ocpp.calls.call_enqueue`; a refusal before sending
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction as db_transaction
@@ -17,7 +18,7 @@ from django.utils import timezone
 from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
-from csms.ocpp.schemas import format_datetime, parse_datetime
+from csms.ocpp.schemas import format_datetime
 from stations.models import ChargeStation
 from transactions.models import Transaction
 
@@ -429,12 +430,17 @@ def assignment_answered(*, call: Call, status: str | None = None) -> None:
     )
 
 
-def composite_report_record(*, call: Call, response: dict | None) -> StationCompositeSchedule:
-    """Keep the station's composite schedule beside the CSMS's own for the same window and unit."""
+def composite_report_record(
+    *,
+    call: Call,
+    status: str | None,
+    schedule_start: datetime | None = None,
+    station_schedule: dict | None = None,
+) -> StationCompositeSchedule:
+    """Keep the station's composite schedule (its chargingSchedule, stored as it wrote it) beside the
+    CSMS's own for the same window and unit. `status` None: the call got no answer."""
     request = call.payload
-    answer = response or {}
-    station_schedule = answer.get("chargingSchedule")
-    start = parse_datetime(answer["scheduleStart"]) if answer.get("scheduleStart") else (call.sent_at or timezone.now())
+    start = schedule_start or call.sent_at or timezone.now()
     unit = (station_schedule or {}).get("chargingRateUnit") or request.get("chargingRateUnit")
     csms = None
     if request["duration"] > 0:
@@ -442,7 +448,7 @@ def composite_report_record(*, call: Call, response: dict | None) -> StationComp
             station_id=call.station_id, connector_id=request["connectorId"], duration=request["duration"],
             charging_rate_unit=unit, start=start,
         )
-    status = answer.get("status") or f"{call.status}: {call.error_code}".strip()
+    status = status or f"{call.status}: {call.error_code}".strip()
     return StationCompositeSchedule.objects.update_or_create(
         call=call,
         defaults=dict(
@@ -451,7 +457,7 @@ def composite_report_record(*, call: Call, response: dict | None) -> StationComp
             duration=request["duration"],
             requested_unit=request.get("chargingRateUnit", ""),
             status=status[:50],
-            schedule_start=start if answer.get("scheduleStart") else None,
+            schedule_start=schedule_start,
             charging_schedule=station_schedule,
             csms_schedule=selectors.schedule_as_dict(csms) if csms else None,
             agrees=schedules_agree(station_schedule, csms) if station_schedule and csms else None,
