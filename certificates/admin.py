@@ -24,7 +24,8 @@ from csms.admin.records import StationColumnMixin
 from csms.errors import DomainError
 from csms.ocpp.permissions import may_send_calls
 
-from . import forms, selectors, services
+from . import forms, selectors
+from .services import installed, signing
 from .models import (
     CANCELLABLE_STATUSES,
     DELIVERABLE_STATUSES,
@@ -66,7 +67,7 @@ def report_refusal(modeladmin, request, label: str, exc: DomainError) -> None:
 # name: (label, the statuses it applies to)
 REQUEST_STEPS = {
     "sign": ("Sign with the CA", SIGNABLE_STATUSES),
-    "upload": ("Upload a signed chain", services.UPLOADABLE_STATUSES),
+    "upload": ("Upload a signed chain", signing.UPLOADABLE_STATUSES),
     "deliver": ("Send the certificate again", DELIVERABLE_STATUSES),
     "cancel": ("Cancel", CANCELLABLE_STATUSES),
 }
@@ -74,13 +75,13 @@ REQUEST_STEPS = {
 
 def run_step(step: str, row: CertificateRequest, user, chain: str = "") -> CertificateRequest:
     if step == "sign":
-        return services.certificate_request_sign(request_id=row.pk, requested_by=user, source="admin")
+        return signing.certificate_request_sign(request_id=row.pk, requested_by=user, source="admin")
     if step == "upload":
-        return services.certificate_request_upload(request_id=row.pk, certificate_chain=chain, requested_by=user,
+        return signing.certificate_request_upload(request_id=row.pk, certificate_chain=chain, requested_by=user,
                                                    source="admin")
     if step == "deliver":
-        return services.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin")
-    return services.certificate_request_cancel(request_id=row.pk, requested_by=user)
+        return signing.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin")
+    return signing.certificate_request_cancel(request_id=row.pk, requested_by=user)
 
 
 @admin.register(CertificateRequest)
@@ -275,7 +276,7 @@ class InstalledCertificateAdmin(StationColumnMixin, admin.ModelAdmin):
         for entry in queryset.select_related("station"):
             label = f"{entry.certificate_type} {entry.serial_number} on {entry.station_id}"
             try:
-                call = services.certificate_delete(station=entry.station, hash_data=entry.hash_data(),
+                call = installed.certificate_delete(station=entry.station, hash_data=entry.hash_data(),
                                                    force=form.cleaned_data["force"], requested_by=request.user,
                                                    source="admin")
             except DomainError as exc:

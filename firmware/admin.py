@@ -25,7 +25,8 @@ from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 from csms.errors import DomainError
 from csms.ocpp.permissions import may_send_calls
 
-from . import selectors, services
+from . import selectors
+from .services import diagnostics, files, locations, updates
 from .forms import DiagnosticsForm, FirmwareAdminForm, UpdateFirmwareForm
 from .models import (
     DiagnosticsRequest,
@@ -148,7 +149,7 @@ class FirmwareAdmin(admin.ModelAdmin):
     def download_url(self, firmware):
         if not firmware.file:
             return "—"
-        url = services.firmware_download_url(base_url=settings.CSMS_PUBLIC_URL, token=firmware.token, filename=firmware.filename)
+        url = locations.firmware_download_url(base_url=settings.CSMS_PUBLIC_URL, token=firmware.token, filename=firmware.filename)
         return format_html('<a href="{}"><code>{}</code></a><div class="help">Each update gives every station its own '
                            'URL; this one serves the same file.</div>', url, url)
 
@@ -167,7 +168,7 @@ class FirmwareAdmin(admin.ModelAdmin):
         obj.signing_certificate, obj.signature = obj.signing_certificate.strip(), obj.signature.strip()
         super().save_model(request, obj, form, change)
         if not change or "file" in form.changed_data:
-            services.firmware_file_describe(firmware=obj)
+            files.firmware_file_describe(firmware=obj)
 
 
 # --- Firmware updates ------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ class TargetStationFilter(InputFilter):
 @admin.action(description="Send again to stations that did not install it", permissions=["send_call"])
 def retry_updates(modeladmin, request, queryset):
     for update in queryset:
-        retried = services.firmware_update_retry(update=update, requested_by=request.user, source="admin")
+        retried = updates.firmware_update_retry(update=update, requested_by=request.user, source="admin")
         sent = sum(1 for target in retried if target.state == TargetState.SENT)
         modeladmin.message_user(request, f"Firmware update #{update.pk}: sent again to {sent} station(s), "
                                          f"{len(retried) - sent} waiting for their connection.", messages.SUCCESS)
@@ -241,7 +242,7 @@ def retry_updates(modeladmin, request, queryset):
 
 @admin.action(description="Cancel for stations it was not sent to yet", permissions=["send_call"])
 def cancel_updates(modeladmin, request, queryset):
-    cancelled = sum(services.firmware_update_cancel(update=update) for update in queryset)
+    cancelled = sum(updates.firmware_update_cancel(update=update) for update in queryset)
     modeladmin.message_user(request, f"Cancelled for {cancelled} station(s) not reached yet.", messages.SUCCESS)
 
 
@@ -428,8 +429,8 @@ def update_firmware(modeladmin, request, queryset):
     form = UpdateFirmwareForm(request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
         try:
-            update = services.firmware_update_create(
-                stations=list(queryset), **form.service_arguments(), base_url=services.public_base_url(request),
+            update = updates.firmware_update_create(
+                stations=list(queryset), **form.service_arguments(), base_url=locations.public_base_url(request),
                 requested_by=request.user, source="admin",
             )
         except DomainError as exc:
@@ -453,8 +454,8 @@ def request_diagnostics(modeladmin, request, queryset):
         created, refused = [], []
         for station in queryset:
             try:
-                created.append(services.diagnostics_request_create(
-                    station=station, **form.service_arguments(), base_url=services.public_base_url(request),
+                created.append(diagnostics.diagnostics_request_create(
+                    station=station, **form.service_arguments(), base_url=locations.public_base_url(request),
                     requested_by=request.user, source="admin"))
             except DomainError as exc:
                 refused.append((station.pk, exc.message))

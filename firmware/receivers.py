@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from .models import DiagnosticsRequest, Firmware
-from .services import stored_file_delete
+from .services.files import stored_file_delete
 
 
 @receiver(post_delete, sender=DiagnosticsRequest)

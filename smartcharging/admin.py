@@ -17,7 +17,8 @@ from django.utils.safestring import mark_safe
 from csms.errors import DomainError
 from stations.models import ChargeStation
 
-from . import presentation, selectors, services
+from . import presentation, selectors
+from .services import commands, library
 from .models import (
     ChargingProfile,
     ChargingProfileAssignment,
@@ -100,10 +101,10 @@ class PeriodInlineFormSet(BaseInlineFormSet):
             (form.cleaned_data for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")),
             key=lambda period: period["start_period"],
         )
-        fields = {name: getattr(self.instance, name) for name in services.PROFILE_FIELDS}
+        fields = {name: getattr(self.instance, name) for name in library.PROFILE_FIELDS}
         try:
-            services.charging_profile_validate(fields=fields, periods=periods)
-        except services.ProfileInvalid as exc:
+            library.charging_profile_validate(fields=fields, periods=periods)
+        except library.ProfileInvalid as exc:
             raise ValidationError([f"{field}: {reason}" for field, reason in exc.errors.items()]) from None
 
 
@@ -141,7 +142,7 @@ class ChargingProfileAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             for profile in queryset:
                 _report_call(self, request, f"{profile} to {data['station']}#{data['connector_id']}",
-                             lambda profile=profile: services.charging_profile_assign(
+                             lambda profile=profile: commands.charging_profile_assign(
                                  station=data["station"], profile=profile, connector_id=data["connector_id"],
                                  transaction_id=data["transaction_id"], requested_by=request.user, source="admin"))
             return None
@@ -155,7 +156,7 @@ class ChargingProfileAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             for profile in queryset:
                 _report_call(self, request, f"remote start with {profile} on {data['station']}",
-                             lambda profile=profile: services.charging_profile_remote_start(
+                             lambda profile=profile: commands.charging_profile_remote_start(
                                  station=data["station"], profile=profile, id_tag=data["id_tag"],
                                  connector_id=data["connector_id"], requested_by=request.user, source="admin"))
             return None
@@ -304,7 +305,7 @@ class StationSmartChargingAdmin(admin.ModelAdmin):
         if "apply" in request.POST and form.is_valid():
             data = form.cleaned_data
             for station in queryset:
-                _report_call(self, request, f"clear on {station}", lambda station=station: services.charging_profiles_clear(
+                _report_call(self, request, f"clear on {station}", lambda station=station: commands.charging_profiles_clear(
                     station=station, charging_profile_id=data["id"], connector_id=data["connector_id"],
                     purpose=data["purpose"] or None, stack_level=data["stack_level"],
                     requested_by=request.user, source="admin"))
@@ -319,7 +320,7 @@ class StationSmartChargingAdmin(admin.ModelAdmin):
         if "apply" in request.POST and form.is_valid():
             data = form.cleaned_data
             for station in queryset:
-                _report_call(self, request, f"composite schedule of {station}", lambda station=station: services.composite_schedule_request(
+                _report_call(self, request, f"composite schedule of {station}", lambda station=station: commands.composite_schedule_request(
                     station=station, connector_id=data["connector_id"], duration=data["duration"],
                     charging_rate_unit=data["charging_rate_unit"] or None, requested_by=request.user, source="admin"))
             return None

@@ -13,7 +13,8 @@ from partners.selectors import partner_of
 from csms.api.calls import CallSerializer, command_response
 from stations.selectors import station_for
 
-from . import selectors, services
+from . import selectors
+from .services import commands, library
 from .models import (
     ChargingProfile,
     ChargingProfileAssignment,
@@ -80,12 +81,12 @@ class ChargingProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"required": False, "allow_blank": True}}
 
-    # A refused profile (services.ProfileInvalid) is a domain error: csms/api/errors.py answers 400.
+    # A refused profile (library.ProfileInvalid) is a domain error: csms/api/errors.py answers 400.
     def create(self, validated_data):
-        return services.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
+        return library.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
 
     def update(self, instance, validated_data):
-        return services.charging_profile_update(profile=instance, **validated_data)
+        return library.charging_profile_update(profile=instance, **validated_data)
 
 
 class ChargingProfileViewSet(viewsets.ModelViewSet):
@@ -172,7 +173,7 @@ class StationChargingProfilesView(APIView):
         body = AssignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return command_response(request, lambda: services.charging_profile_assign(
+        return command_response(request, lambda: commands.charging_profile_assign(
             station=station, profile=profile, connector_id=body.validated_data["connector_id"],
             transaction_id=body.validated_data.get("transaction_id"), requested_by=request.user, source="api",
         ))
@@ -185,7 +186,7 @@ class StationChargingProfilesClearView(APIView):
         body = ClearRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return command_response(request, lambda: services.charging_profiles_clear(
+        return command_response(request, lambda: commands.charging_profiles_clear(
             station=station, charging_profile_id=data.get("id"), connector_id=data.get("connector_id"),
             purpose=data.get("purpose"), stack_level=data.get("stack_level"), requested_by=request.user, source="api",
         ))
@@ -198,7 +199,7 @@ class StationRemoteStartView(APIView):
         body = RemoteStartRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return command_response(request, lambda: services.charging_profile_remote_start(
+        return command_response(request, lambda: commands.charging_profile_remote_start(
             station=station, profile=profile, id_tag=body.validated_data["id_tag"],
             connector_id=body.validated_data.get("connector_id"), requested_by=request.user, source="api",
         ))
@@ -265,7 +266,7 @@ class StationCompositeScheduleView(APIView):
         body = CompositeQuerySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return command_response(request, lambda: services.composite_schedule_request(
+        return command_response(request, lambda: commands.composite_schedule_request(
             station=station, connector_id=data["connector_id"], duration=data["duration"],
             charging_rate_unit=data.get("charging_rate_unit") or None, requested_by=request.user, source="api",
         ))

@@ -8,14 +8,14 @@ from csms.ocpp.router import on_failure, on_result
 from csms.ocpp.schemas import parse_datetime
 from transactions.hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
-from . import services
+from .services import commands, mirror
 
 
 @on_result("SetChargingProfile")
 def set_charging_profile_result(call, response: dict) -> None:
-    services.assignment_answered(call=call, status=response["status"])
+    commands.assignment_answered(call=call, status=response["status"])
     if response["status"] == "Accepted":
-        services.installed_profile_apply(
+        mirror.installed_profile_apply(
             station_id=call.station_id,
             connector_id=call.payload["connectorId"],
             cs_profile=call.payload["csChargingProfiles"],
@@ -27,13 +27,13 @@ def set_charging_profile_result(call, response: dict) -> None:
 def clear_charging_profile_result(call, response: dict) -> None:
     # Unknown means the station holds nothing that matches: the mirror must not either (ADR 0031).
     if response["status"] in ("Accepted", "Unknown"):
-        services.installed_profiles_clear(station_id=call.station_id, request=call.payload)
+        mirror.installed_profiles_clear(station_id=call.station_id, request=call.payload)
 
 
 @on_result("GetCompositeSchedule")
 def get_composite_schedule_result(call, response: dict) -> None:
     start = response.get("scheduleStart")
-    services.composite_report_record(
+    mirror.composite_report_record(
         call=call,
         status=response["status"],
         schedule_start=parse_datetime(start) if start else None,
@@ -43,25 +43,25 @@ def get_composite_schedule_result(call, response: dict) -> None:
 
 @on_result("RemoteStartTransaction")
 def remote_start_result(call, response: dict) -> None:
-    services.assignment_answered(call=call, status=response["status"])
+    commands.assignment_answered(call=call, status=response["status"])
 
 
 @on_failure("SetChargingProfile")
 @on_failure("RemoteStartTransaction")
 def assignment_failed(call) -> None:
-    services.assignment_answered(call=call)
+    commands.assignment_answered(call=call)
 
 
 @on_failure("GetCompositeSchedule")
 def get_composite_schedule_failed(call) -> None:
-    services.composite_report_record(call=call, status=None)
+    mirror.composite_report_record(call=call, status=None)
 
 
 @transaction_started.connect
 def on_transaction_started(event: TransactionStarted) -> None:
-    services.installed_profiles_on_transaction_start(transaction=event.transaction)
+    mirror.installed_profiles_on_transaction_start(transaction=event.transaction)
 
 
 @transaction_stopped.connect
 def on_transaction_stopped(event: TransactionStopped) -> None:
-    services.installed_tx_profiles_end(transaction=event.transaction)
+    mirror.installed_tx_profiles_end(transaction=event.transaction)

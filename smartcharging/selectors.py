@@ -129,7 +129,7 @@ def schedule_as_dict(schedule: CompositeSchedule) -> dict:
         "periods": [
             {
                 "start_period": p.start_period,
-                "limit": None if p.limit is None else _number(p.limit),
+                "limit": None if p.limit is None else wire_number(p.limit),
                 "number_phases": p.number_phases,
             }
             for p in schedule.periods
@@ -137,7 +137,9 @@ def schedule_as_dict(schedule: CompositeSchedule) -> dict:
     }
 
 
-def _number(value: Decimal) -> int | float:
+def wire_number(value: Decimal) -> int | float:
+    """JSON number for a Decimal limit: the schemas check multipleOf 0.1 on what was written (ADR 0033)."""
+    value = Decimal(value)
     return int(value) if value == value.to_integral_value() else float(value)
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from certificates import pki, services
+from certificates import pki
+from certificates.services import signing
 from certificates.models import CertificateRequest
 from certificates.signers import SigningError
 from stations.models import ChargeStation, ConfigurationKey
@@ -34,7 +35,7 @@ def station():
 
 
 def problems(station_id: str, organization: str | None) -> list[str]:
-    return services.csr_problems(pki.inspect_csr(make_csr(station_id, organization)[0]), station_id=station_id)
+    return signing.csr_problems(pki.inspect_csr(make_csr(station_id, organization)[0]), station_id=station_id)
 
 
 def test_o_must_match_every_known_cpo_name(station, settings):
@@ -48,7 +49,7 @@ def test_o_must_match_every_known_cpo_name(station, settings):
 
 
 def receive(station) -> CertificateRequest:
-    return services.certificate_request_receive(station_id=station.pk, csr=make_csr(station.pk)[0])
+    return signing.certificate_request_receive(station_id=station.pk, csr=make_csr(station.pk)[0])
 
 
 @pytest.mark.parametrize("signer, status, detail", [
@@ -60,7 +61,7 @@ def test_pluggable_signers_outcomes_are_recorded(station, settings, signer, stat
     settings.CSMS_CERT_SIGNER = signer
     request = receive(station)
     assert request.status == "pending" and request.detail == "accepted; being signed by the CA"
-    signed = services.certificate_request_sign_automatically(request_id=request.pk)
+    signed = signing.certificate_request_sign_automatically(request_id=request.pk)
     assert signed.status == status and detail in signed.detail
 
 
@@ -72,8 +73,8 @@ def test_signed_for_an_offline_station_is_kept_undelivered(station, settings, tm
     settings.CSMS_CERT_SIGNER = ""
     settings.CSMS_CA_CERT_FILE = cert_file
     settings.CSMS_CA_KEY_FILE = key_file
-    request = services.certificate_request_sign_automatically(request_id=receive(station).pk)
+    request = signing.certificate_request_sign_automatically(request_id=receive(station).pk)
     assert request.status == "undelivered" and request.detail == "signed, not sent: station CP-SVC is not connected"
     assert pki.load_certificates(request.certificate_chain)[0].issuer == root.subject
-    with pytest.raises(services.CertificateRefused, match="only a pending request is signed"):
-        services.certificate_request_sign(request_id=request.pk)
+    with pytest.raises(signing.CertificateRefused, match="only a pending request is signed"):
+        signing.certificate_request_sign(request_id=request.pk)
