@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from partners.selectors import partner_of
+from partners.selectors import is_staff, partner_of
 from stations.selectors import stations_visible_to
 
 from .models import (
@@ -24,11 +24,8 @@ from .models import (
     TargetState,
 )
 
+
 # --- Visibility ------------------------------------------------------------------------------------
-
-
-def is_staff(user) -> bool:
-    return bool(user and (user.is_staff or user.is_superuser))
 
 
 def firmware_files_visible_to(user) -> QuerySet[Firmware]:
@@ -97,11 +94,6 @@ def firmware_update_state(update: FirmwareUpdate) -> str:
     """`active` while a station may still act on it, else `finished`."""
     summary = firmware_update_summary(update)
     return "active" if any(summary.get(state) for state in OPEN_TARGET_STATES) else "finished"
-
-
-def latest_firmware_target(station_id: str) -> FirmwareUpdateTarget | None:
-    return (FirmwareUpdateTarget.objects.filter(station_id=station_id).select_related("update")
-            .order_by("-created_at", "-pk").first())
 
 
 # --- What the periodic jobs look at ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils import timezone
 from csms.errors import DomainError
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.models import Call, CallStatus
+from partners.selectors import acting_user
 from stations.models import ChargeStation
 from transactions.models import IdTag
 
@@ -56,7 +57,7 @@ def local_list_sync(*, station: ChargeStation, trigger: str, requested_by=None) 
         return None
     sync = LocalListSync.objects.create(
         local_list=local_list, trigger=trigger,
-        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+        requested_by=acting_user(requested_by),
     )
     # Chunk size and capacity as last read (GetConfiguration); unknown limits apply none. The first
     # call of a sync is the SendLocalList itself, as a station (and its test suite) expects.

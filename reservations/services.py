@@ -13,6 +13,7 @@ from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime
+from partners.selectors import acting_user
 from stations.models import ChargeStation, ConnectorStatus
 from stations.selectors import station_config_bool
 from transactions.models import IdTag
@@ -66,7 +67,7 @@ def reservation_create(
     reservation.detail = "replaces the earlier reservation with this id" if reservation.pk else ""
     reservation.ended_at = None
     reservation.cancel_call = None
-    reservation.requested_by = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    reservation.requested_by = acting_user(requested_by)
     reservation.source = source
     reservation.save()
     payload = {

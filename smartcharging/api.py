@@ -9,7 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from partners.selectors import partner_of
+from partners.selectors import is_staff, partner_of
 from csms.api.calls import CallSerializer, command_response
 from stations.selectors import station_for
 
@@ -30,21 +30,17 @@ MAX_COMPOSITE_SECONDS = 31 * 86400
 DEFAULT_COMPOSITE_SECONDS = 86400
 
 
-def _is_staff(user) -> bool:
-    return bool(user.is_staff or user.is_superuser)
-
-
 def profiles_visible_to(user):
     """Staff see the whole library; a partner sees CSMS-wide profiles and its own."""
     queryset = ChargingProfile.objects.all()
-    if _is_staff(user):
+    if is_staff(user):
         return queryset
     partner = partner_of(user)
     return queryset.filter(Q(partner__isnull=True) | Q(partner=partner)) if partner else queryset.filter(partner__isnull=True)
 
 
 def profiles_writable_by(user):
-    if _is_staff(user):
+    if is_staff(user):
         return ChargingProfile.objects.all()
     partner = partner_of(user)
     return ChargingProfile.objects.filter(partner=partner) if partner else ChargingProfile.objects.none()
@@ -102,7 +98,7 @@ class ChargingProfileViewSet(viewsets.ModelViewSet):
         return visible.select_related("partner").prefetch_related("periods")
 
     def perform_create(self, serializer):
-        if not _is_staff(self.request.user) and partner_of(self.request.user) is None:
+        if not is_staff(self.request.user) and partner_of(self.request.user) is None:
             raise PermissionDenied("only staff or a partner's users manage charging profiles")
         serializer.save()
 

@@ -14,7 +14,7 @@ from transactions.models import Transaction
 
 from . import composite
 from .composite import CompositeSchedule, Period, Profile, RunningTransaction
-from .models import ChargingProfile, InstalledChargingProfile
+from .models import InstalledChargingProfile
 from .validation import StationLimits
 
 
@@ -74,22 +74,6 @@ def profile_from_ocpp(cs_profile: dict, *, connector_id: int, transaction_id: in
         duration=schedule.get("duration"),
         transaction_id=transaction_id if transaction_id is not None else cs_profile.get("transactionId"),
         charging_profile_id=cs_profile["chargingProfileId"],
-    )
-
-
-def profile_from_library(profile: ChargingProfile) -> Profile:
-    return Profile(
-        purpose=profile.purpose,
-        stack_level=profile.stack_level,
-        kind=profile.kind,
-        charging_rate_unit=profile.charging_rate_unit,
-        periods=tuple(Period(p.start_period, p.limit, p.number_phases) for p in profile.periods.all()),
-        recurrency_kind=profile.recurrency_kind,
-        valid_from=profile.valid_from,
-        valid_to=profile.valid_to,
-        start_schedule=profile.start_schedule,
-        duration=profile.duration,
-        charging_profile_id=profile.pk or 0,
     )
 
 

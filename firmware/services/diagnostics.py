@@ -12,12 +12,13 @@ from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime, parse_datetime
+from partners.selectors import acting_user
 from stations.models import ChargeStation
 
 from .. import selectors
 from ..models import DiagnosticsKind, DiagnosticsRequest, DiagnosticsState, DiagnosticsStatusReport, LogType
 from .locations import SIGNED_LOCATION_MAX, diagnostics_upload_url, location_validate, public_base_url
-from .wire import IDLE, int32_or_none, optional
+from .wire import IDLE, count_or_none, int32_or_none, optional
 
 # DiagnosticsStatus (1.6) and UploadLogStatusEnumType (whose schema says UploadFailure, its text UploadFailed).
 UPLOAD_FAILED = frozenset({"UploadFailed", "UploadFailure", "BadMessage", "PermissionDenied", "NotSupportedOperation"})
@@ -52,7 +53,7 @@ def diagnostics_request_create(
     request = DiagnosticsRequest(
         station=station, kind=kind, log_type=log_type, start_time=start_time, stop_time=stop_time, retries=retries,
         retry_interval=retry_interval, served_by_csms=not location, source=source,
-        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+        requested_by=acting_user(requested_by),
     )
     request.location = location or diagnostics_upload_url(base_url=base_url or public_base_url(), token=request.token)
     request.save()
@@ -137,16 +138,12 @@ def diagnostics_adopt(*, call: Call, status: str, file_name: str) -> Diagnostics
     def when(value):
         return parse_datetime(value) if value else None
 
-    def count(name):
-        value = payload.get(name)
-        return value if isinstance(value, int) and value >= 0 else None
-
     request = DiagnosticsRequest(
         station=station, kind=DiagnosticsKind.LOG if is_log else DiagnosticsKind.DIAGNOSTICS,
         log_type=payload.get("logType", ""), request_id=int32_or_none(payload.get("requestId")),
         start_time=when(log.get("oldestTimestamp") if is_log else payload.get("startTime")),
         stop_time=when(log.get("latestTimestamp") if is_log else payload.get("stopTime")),
-        retries=count("retries"), retry_interval=count("retryInterval"),
+        retries=count_or_none(payload.get("retries")), retry_interval=count_or_none(payload.get("retryInterval")),
         location=log.get("remoteLocation", "") if is_log else payload.get("location", ""),
         served_by_csms=False, call=call, requested_by=call.requested_by, source="call",
     )

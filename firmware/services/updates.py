@@ -15,7 +15,7 @@ from csms.errors import DomainError, Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue, call_validate
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime, parse_datetime
-from partners.selectors import partner_of
+from partners.selectors import acting_user, partner_of
 from stations.models import ChargeStation
 
 from .. import selectors
@@ -28,7 +28,7 @@ from ..models import (
     TargetState,
 )
 from .locations import SIGNED_LOCATION_MAX, firmware_download_url, location_validate, public_base_url
-from .wire import IDLE, int32_or_none, optional
+from .wire import IDLE, count_or_none, int32_or_none, optional
 
 # What FirmwareStatus (1.6) and FirmwareStatusEnumType (Security Whitepaper) values mean for an update.
 FIRMWARE_INSTALLED = frozenset({"Installed"})
@@ -103,7 +103,7 @@ def firmware_update_create(
         retry_interval=retry_interval, signed=signed, install_date=install_date if signed else None,
         signing_certificate=signing_certificate if signed else "", signature=signature if signed else "",
         partner=_job_partner(requested_by, stations),
-        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None, source=source,
+        requested_by=acting_user(requested_by), source=source,
     )
     for index, station in enumerate(stations):
         target = FirmwareUpdateTarget(update=update, station=station, firmware_version_before=station.firmware_version)
@@ -279,13 +279,10 @@ def firmware_update_adopt(*, call: Call, status: str) -> FirmwareUpdateTarget:
     details = payload["firmware"] if signed else payload
     station = ChargeStation.objects.get(pk=call.station_id)
 
-    def count(name):
-        value = payload.get(name)
-        return value if isinstance(value, int) and value >= 0 else None
-
     update = FirmwareUpdate.objects.create(
         location=details["location"], retrieve_date=parse_datetime(details["retrieveDateTime" if signed else "retrieveDate"]),
-        retries=count("retries"), retry_interval=count("retryInterval"), signed=signed,
+        retries=count_or_none(payload.get("retries")), retry_interval=count_or_none(payload.get("retryInterval")),
+        signed=signed,
         install_date=parse_datetime(details["installDateTime"]) if signed and details.get("installDateTime") else None,
         signing_certificate=details.get("signingCertificate", ""), signature=details.get("signature", ""),
         partner=station.partner, requested_by=call.requested_by, source="call",

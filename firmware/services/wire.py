@@ -11,6 +11,11 @@ def int32_or_none(value) -> int | None:
     return value if isinstance(value, int) and -2**31 <= value < 2**31 else None
 
 
+def count_or_none(value) -> int | None:
+    """A retries or retryInterval someone else sent, when it is a count the CSMS can store."""
+    return value if isinstance(value, int) and value >= 0 else None
+
+
 def optional(**values) -> dict:
     """The given fields that have a value: OCPP leaves an absent optional field out."""
     return {key: value for key, value in values.items() if value is not None}

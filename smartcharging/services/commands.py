@@ -9,6 +9,7 @@ from django.utils import timezone
 from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
+from partners.selectors import acting_user
 from stations.models import ChargeStation
 from transactions.models import Transaction
 
@@ -88,7 +89,7 @@ def charging_profile_assign(
     with db_transaction.atomic():
         assignment = ChargingProfileAssignment.objects.create(
             station=station, profile=profile, connector_id=connector_id, transaction=tx, via="SetChargingProfile",
-            requested_by=_user(requested_by),
+            requested_by=acting_user(requested_by),
         )
         payload = {
             "connectorId": connector_id,
@@ -123,7 +124,7 @@ def charging_profile_remote_start(
     with db_transaction.atomic():
         assignment = ChargingProfileAssignment.objects.create(
             station=station, profile=profile, connector_id=connector_id, via="RemoteStartTransaction",
-            requested_by=_user(requested_by),
+            requested_by=acting_user(requested_by),
         )
         payload: dict = {"idTag": id_tag}
         if connector_id is not None:
@@ -177,10 +178,6 @@ def composite_schedule_request(
         payload["chargingRateUnit"] = charging_rate_unit
     return call_enqueue(station=station, action="GetCompositeSchedule", payload=payload,
                         requested_by=requested_by, source=source)
-
-
-def _user(user):
-    return user if getattr(user, "is_authenticated", False) else None
 
 
 STATUS_OF_ANSWER = {
