@@ -142,7 +142,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 defaults (5 s socket_timeout, 100 connections) tear consumers down
-                # under load: see docs/adr/0004-channel-layer.md.
+                # under load: see docs/adr/0004-reaching-a-station.md.
                 "hosts": [
                     {
                         "address": REDIS_URL,
