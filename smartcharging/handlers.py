@@ -27,7 +27,14 @@ def set_charging_profile_result(call, response: dict) -> None:
 def clear_charging_profile_result(call, response: dict) -> None:
     # Unknown means the station holds nothing that matches: the mirror must not either (ADR 0031).
     if response["status"] in ("Accepted", "Unknown"):
-        mirror.installed_profiles_clear(station_id=call.station_id, request=call.payload)
+        request = call.payload
+        mirror.installed_profiles_clear(
+            station_id=call.station_id,
+            charging_profile_id=request.get("id"),
+            connector_id=request.get("connectorId"),
+            purpose=request.get("chargingProfilePurpose"),
+            stack_level=request.get("stackLevel"),
+        )
 
 
 @on_result("GetCompositeSchedule")

@@ -71,18 +71,25 @@ def _tx_profile_transaction(station_id: str, connector_id: int, transaction_id: 
     return selectors.running_transaction(station_id, connector_id)
 
 
-def installed_profiles_clear(*, station_id: str, request: dict) -> int:
+def installed_profiles_clear(
+    *,
+    station_id: str,
+    charging_profile_id: int | None = None,
+    connector_id: int | None = None,
+    purpose: str | None = None,
+    stack_level: int | None = None,
+) -> int:
     """Apply ClearChargingProfile's filters as the station does: all given fields must match (errata
     3.25); none given clears everything."""
     matching = InstalledChargingProfile.objects.filter(station_id=station_id)
-    if "id" in request:
-        matching = matching.filter(charging_profile_id=request["id"])
-    if "connectorId" in request:
-        matching = matching.filter(connector_id=request["connectorId"])
-    if "chargingProfilePurpose" in request:
-        matching = matching.filter(purpose=request["chargingProfilePurpose"])
-    if "stackLevel" in request:
-        matching = matching.filter(stack_level=request["stackLevel"])
+    if charging_profile_id is not None:
+        matching = matching.filter(charging_profile_id=charging_profile_id)
+    if connector_id is not None:
+        matching = matching.filter(connector_id=connector_id)
+    if purpose is not None:
+        matching = matching.filter(purpose=purpose)
+    if stack_level is not None:
+        matching = matching.filter(stack_level=stack_level)
     deleted, _ = matching.delete()
     return deleted
 
