@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from partners.selectors import acting_user
@@ -22,7 +21,7 @@ from ..models import (
     InstalledChargingProfile,
 )
 from ..validation import assignment_errors, station_limit_errors
-from .library import library_profile_payload
+from .library import ProfileInvalid, library_profile_payload
 
 TX = ChargingProfilePurpose.TX
 ASSIGNMENT_KEY = "charging_profile_assignment"
@@ -31,8 +30,7 @@ LIBRARY_KEY = "charging_profile"
 
 def _refuse(errors: dict[str, str]) -> None:
     if errors:
-        field, reason = next(iter(errors.items()))
-        raise Invalid(f"{field}: {reason}", details={"errors": errors})
+        raise ProfileInvalid(errors)
 
 
 def _replaced_by(station_id: str, *, connector_id: int, stack_level: int, purpose: str):

@@ -22,8 +22,8 @@ PROFILE_FIELDS = (
 
 
 class ProfileInvalid(Invalid):
-    """A library profile breaks a rule of OCPP 1.6 or its errata: `errors` is {field: reason}, the
-    message the first of them (as the API's `detail`)."""
+    """A profile, or where it is to go, breaks a rule of OCPP 1.6, its errata or the station's limits:
+    `errors` is {field: reason}, the message the first of them (as the API's `detail`)."""
 
     def __init__(self, errors: dict[str, str]):
         field, reason = next(iter(errors.items()))
