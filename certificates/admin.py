@@ -29,7 +29,8 @@ from csms.admin.filters import StationFilter
 from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, badge, call_link
 from csms.admin.records import ConnectionColumnMixin, MirrorAdmin, ReadOnlyAdmin, StationColumnMixin
 
-from . import forms, selectors, services
+from . import forms, selectors
+from .services import installed, signing
 from .models import (
     CANCELLABLE_STATUSES,
     DELIVERABLE_STATUSES,
@@ -104,7 +105,7 @@ def request_step(label: str, statuses, work: Callable) -> Callable:
 
 def upload(modeladmin, request, queryset, form) -> Outcome:
     # One request, from its page: a refusal escapes, and the page shows again with the chain as pasted.
-    row = services.certificate_request_upload(request_id=queryset.get().pk, requested_by=request.user,
+    row = signing.certificate_request_upload(request_id=queryset.get().pk, requested_by=request.user,
                                               certificate_chain=form.cleaned_data["certificate_chain"], source="admin")
     outcome = Outcome()
     step_done(outcome, "Upload a signed chain", row)
@@ -117,12 +118,12 @@ SIGN = AdminAction(
     permissions=SENDS, submit_label="Sign with the CA", describe=describe_request, refusal=REFUSED,
     applies=lambda row: row.status in SIGNABLE_STATUSES,
     intro="The configured CA signs the CSR and the chain is sent to the station (CertificateSigned).",
-    run=request_step("Sign with the CA", SIGNABLE_STATUSES, lambda row, user: services.certificate_request_sign(
+    run=request_step("Sign with the CA", SIGNABLE_STATUSES, lambda row, user: signing.certificate_request_sign(
         request_id=row.pk, requested_by=user, source="admin")))
 UPLOAD = AdminAction(
     name="upload", description="Upload a signed chain…", permissions=SENDS, form_class=forms.UploadChainForm,
     submit_label="Upload a signed chain", describe=describe_request_to_sign, refusal=REFUSED, run=upload,
-    applies=lambda row: row.status in services.UPLOADABLE_STATUSES,
+    applies=lambda row: row.status in signing.UPLOADABLE_STATUSES,
     intro="Paste the chain your CA signed for this CSR: the station's certificate first, then the sub-CA "
           "certificates. It must certify the CSR's public key; it is sent to the station at once (CertificateSigned).")
 DELIVER = AdminAction(
@@ -131,14 +132,14 @@ DELIVER = AdminAction(
     applies=lambda row: row.status in DELIVERABLE_STATUSES,
     intro="The stored certificate chain is sent to the station again (CertificateSigned).",
     run=request_step("Send the certificate again", DELIVERABLE_STATUSES, lambda row, user: (
-        services.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin"))))
+        signing.certificate_request_deliver(request_id=row.pk, requested_by=user, source="admin"))))
 CANCEL = AdminAction(
     name="cancel_requests", description="Cancel (reject) the request", link_label="Cancel", permissions=("change",),
     submit_label="Cancel the request", describe=describe_request, refusal=REFUSED,
     applies=lambda row: row.status in CANCELLABLE_STATUSES,
     intro="The request is closed; the station keeps its current certificate. Trigger certificate signing to start again.",
     run=request_step("Cancel", CANCELLABLE_STATUSES, lambda row, user: (
-        services.certificate_request_cancel(request_id=row.pk, requested_by=user))))
+        signing.certificate_request_cancel(request_id=row.pk, requested_by=user))))
 # The steps' own URLs, <object_id>/step/<step>/ (linked from each request's page).
 STEPS = {"sign": SIGN, "upload": UPLOAD, "deliver": DELIVER, "cancel": CANCEL}
 
@@ -229,7 +230,7 @@ def certificates_delete(modeladmin, request, queryset, form) -> Outcome:
     outcome = Outcome()
     for entry in queryset.select_related("station"):
         label = f"{entry.certificate_type} {entry.serial_number} on {entry.station_id}"
-        call = outcome.attempt(label, lambda entry=entry: services.certificate_delete(
+        call = outcome.attempt(label, lambda entry=entry: installed.certificate_delete(
             station=entry.station, hash_data=entry.hash_data(), force=form.cleaned_data["force"],
             requested_by=request.user, source="admin"))
         if call is not None:

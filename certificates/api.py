@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 from csms.api.calls import CallSerializer, command_response
 from stations.selectors import station_for
 
-from . import selectors, services
+from . import selectors
+from .services import installed, signing
 from .models import CertificateRequest, CertificateUse, HashAlgorithm, InstalledCertificate, RequestStatus
 
 MAX_LISTED = 500
@@ -94,7 +95,7 @@ class StationCertificateInstallView(APIView):
         station = station_for(request.user, station_id)
         body = InstallSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return command_response(request, lambda: services.certificate_install(
+        return command_response(request, lambda: installed.certificate_install(
             station=station, certificate_type=body.validated_data["certificate_type"],
             certificate=body.validated_data["certificate"], requested_by=request.user, source="api"))
 
@@ -110,7 +111,7 @@ class StationCertificateDeleteView(APIView):
             hash_data = get_object_or_404(selectors.installed_certificates(station.pk), pk=data["id"]).hash_data()
         else:
             hash_data = dict(data["certificate_hash_data"])
-        return command_response(request, lambda: services.certificate_delete(
+        return command_response(request, lambda: installed.certificate_delete(
             station=station, hash_data=hash_data, force=data["force"], requested_by=request.user, source="api"))
 
 
@@ -120,7 +121,7 @@ class StationCertificateRefreshView(APIView):
         station = station_for(request.user, station_id)
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return command_response(request, lambda: services.installed_certificates_refresh(
+        return command_response(request, lambda: installed.installed_certificates_refresh(
             station=station, certificate_type=body.validated_data["certificate_type"], requested_by=request.user,
             source="api"))
 
@@ -151,7 +152,7 @@ class StationCertificateTriggerView(APIView):
     @extend_schema(request=None, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
-        return command_response(request, lambda: services.signing_trigger_send(
+        return command_response(request, lambda: signing.signing_trigger_send(
             station=station, requested_by=request.user, source="api"))
 
 
@@ -170,7 +171,7 @@ class CertificateRequestSignView(_RequestActionView):
 
     @extend_schema(request=None, responses=CertificateRequestSerializer)
     def post(self, request, station_id: str, pk: int):
-        return self.act(request, station_id, pk, lambda row: services.certificate_request_sign(
+        return self.act(request, station_id, pk, lambda row: signing.certificate_request_sign(
             request_id=row.pk, requested_by=request.user, source="api"))
 
 
@@ -181,7 +182,7 @@ class CertificateRequestUploadView(_RequestActionView):
     def post(self, request, station_id: str, pk: int):
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self.act(request, station_id, pk, lambda row: services.certificate_request_upload(
+        return self.act(request, station_id, pk, lambda row: signing.certificate_request_upload(
             request_id=row.pk, certificate_chain=body.validated_data["certificate_chain"], requested_by=request.user,
             source="api"))
 
@@ -191,12 +192,12 @@ class CertificateRequestDeliverView(_RequestActionView):
 
     @extend_schema(request=None, responses=CertificateRequestSerializer)
     def post(self, request, station_id: str, pk: int):
-        return self.act(request, station_id, pk, lambda row: services.certificate_request_deliver(
+        return self.act(request, station_id, pk, lambda row: signing.certificate_request_deliver(
             request_id=row.pk, requested_by=request.user, source="api"))
 
 
 class CertificateRequestCancelView(_RequestActionView):
     @extend_schema(request=None, responses=CertificateRequestSerializer)
     def post(self, request, station_id: str, pk: int):
-        return self.act(request, station_id, pk, lambda row: services.certificate_request_cancel(
+        return self.act(request, station_id, pk, lambda row: signing.certificate_request_cancel(
             request_id=row.pk, requested_by=request.user))

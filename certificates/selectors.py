@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -52,9 +52,8 @@ def expected_organizations(station_id: str) -> list[tuple[str, str]]:
     station_name = station_config_value(station_id, "CpoName")
     if station_name:
         expected.append(("the station's CpoName", station_name))
-    csms_name = os.environ.get("CSMS_CPO_NAME", "").strip()
-    if csms_name:
-        expected.append(("CSMS_CPO_NAME", csms_name))
+    if settings.CSMS_CPO_NAME:
+        expected.append(("CSMS_CPO_NAME", settings.CSMS_CPO_NAME))
     return expected
 
 

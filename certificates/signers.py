@@ -6,16 +6,14 @@ was handed to a CA that answers later (the chain then arrives through
 `services.certificate_request_upload`). It raises SigningError when the CA refuses or cannot be
 reached.
 
-Configuration comes from the environment, read when a request is signed, so that a rotated CA
-file is picked up without a restart:
-- CSMS_CERT_SIGNER: dotted path of a signer class/factory (no arguments); overrides the below.
-- CSMS_CA_CERT_FILE, CSMS_CA_KEY_FILE (and CSMS_CA_KEY_PASSWORD): the built-in file CA.
-- CSMS_CERT_VALIDITY_DAYS (365), CSMS_CA_RSA_PADDING (`pss` or `pkcs1v15`, for an RSA CA key).
+Which signer, and the file CA's files and options, are settings (csms/settings.py: CSMS_CERT_SIGNER,
+CSMS_CA_CERT_FILE, CSMS_CA_KEY_FILE, CSMS_CA_KEY_PASSWORD, CSMS_CERT_VALIDITY_DAYS,
+CSMS_CA_RSA_PADDING). The CA files are read when a request is signed, so that a rotated CA file is
+picked up without a restart.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -45,18 +44,12 @@ class Signer(Protocol):
 
 
 def configured_signer() -> Signer | None:
-    """The signer the environment configures, or None (an operator uploads signed chains)."""
-    path = os.environ.get("CSMS_CERT_SIGNER", "").strip()
-    if path:
-        return import_string(path)()
-    if os.environ.get("CSMS_CA_CERT_FILE") and os.environ.get("CSMS_CA_KEY_FILE"):
-        return FileCASigner.from_environment()
+    """The signer the settings configure, or None (an operator uploads signed chains)."""
+    if settings.CSMS_CERT_SIGNER:
+        return import_string(settings.CSMS_CERT_SIGNER)()
+    if settings.CSMS_CA_CERT_FILE and settings.CSMS_CA_KEY_FILE:
+        return FileCASigner.from_settings()
     return None
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
 
 
 class FileCASigner:
@@ -75,13 +68,13 @@ class FileCASigner:
         self.rsa_padding = rsa_padding
 
     @classmethod
-    def from_environment(cls) -> FileCASigner:
+    def from_settings(cls) -> FileCASigner:
         return cls(
-            cert_file=os.environ["CSMS_CA_CERT_FILE"],
-            key_file=os.environ["CSMS_CA_KEY_FILE"],
-            key_password=os.environ.get("CSMS_CA_KEY_PASSWORD") or None,
-            validity_days=_env_int("CSMS_CERT_VALIDITY_DAYS", DEFAULT_VALIDITY_DAYS),
-            rsa_padding=os.environ.get("CSMS_CA_RSA_PADDING", "pss").strip().lower(),
+            cert_file=settings.CSMS_CA_CERT_FILE,
+            key_file=settings.CSMS_CA_KEY_FILE,
+            key_password=settings.CSMS_CA_KEY_PASSWORD or None,
+            validity_days=settings.CSMS_CERT_VALIDITY_DAYS,
+            rsa_padding=settings.CSMS_CA_RSA_PADDING,
         )
 
     @property

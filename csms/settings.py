@@ -148,7 +148,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 defaults (5 s socket_timeout, 100 connections) tear consumers down
-                # under load: see docs/adr/0004-channel-layer.md.
+                # under load: see docs/adr/0004-reaching-a-station.md.
                 "hosts": [
                     {
                         "address": REDIS_URL,
@@ -281,6 +281,49 @@ CSMS_WRITE_GROUP_MAX = env_int("CSMS_WRITE_GROUP_MAX", 64)
 # Security profile 3 behind a TLS terminator: the header carrying the verified client certificate's
 # subject common name.
 CSMS_CLIENT_CERT_HEADER = os.environ.get("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert-CN")
+
+# --- App settings: every app reads its own here, through django.conf.settings, at the moment of use
+# (so that a test's settings override applies). Nothing else reads the environment.
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+# stations: vendorIds whose DataTransfer is accepted and stored without a handler of their own.
+CSMS_DATATRANSFER_VENDORS = env_list("CSMS_DATATRANSFER_VENDORS")
+
+# firmware: where stations reach this CSMS over HTTP(S) (empty: the URL a request came to), upload
+# limits and how long updates and diagnostics requests are watched.
+CSMS_PUBLIC_URL = env_str("CSMS_PUBLIC_URL").rstrip("/")
+CSMS_UPLOAD_MAX_MB = env_int("CSMS_UPLOAD_MAX_MB", 200)
+# How long an update waits for an offline station to connect before it expires.
+CSMS_FIRMWARE_SEND_WINDOW_HOURS = env_int("CSMS_FIRMWARE_SEND_WINDOW_HOURS", 168)
+# Silence after which the CSMS asks for the status (half of it) and then calls an update stuck.
+CSMS_FIRMWARE_STUCK_MINUTES = env_int("CSMS_FIRMWARE_STUCK_MINUTES", 360)
+CSMS_FIRMWARE_SEND_ATTEMPTS = env_int("CSMS_FIRMWARE_SEND_ATTEMPTS", 3)
+# An accepted diagnostics/log request with no upload for this long is expired.
+CSMS_DIAGNOSTICS_TIMEOUT_MINUTES = env_int("CSMS_DIAGNOSTICS_TIMEOUT_MINUTES", 360)
+# How long a request's upload location accepts files.
+CSMS_DIAGNOSTICS_UPLOAD_DAYS = env_int("CSMS_DIAGNOSTICS_UPLOAD_DAYS", 7)
+# Uploaded files older than this are deleted by the pruning job (0 keeps them).
+CSMS_DIAGNOSTICS_RETENTION_DAYS = env_int("CSMS_DIAGNOSTICS_RETENTION_DAYS", 90)
+
+# certificates (docs/adr/0061-pluggable-signer.md): CSMS_CERT_SIGNER, a dotted path to a signer
+# class or factory, wins over the built-in file CA (CSMS_CA_CERT_FILE and CSMS_CA_KEY_FILE). The CA
+# files themselves are read at each signing, so a rotated file needs no restart.
+CSMS_CERT_SIGNER = env_str("CSMS_CERT_SIGNER")
+CSMS_CA_CERT_FILE = env_str("CSMS_CA_CERT_FILE")
+CSMS_CA_KEY_FILE = env_str("CSMS_CA_KEY_FILE")
+CSMS_CA_KEY_PASSWORD = os.environ.get("CSMS_CA_KEY_PASSWORD", "")
+CSMS_CERT_VALIDITY_DAYS = env_int("CSMS_CERT_VALIDITY_DAYS", 365)
+# For an RSA CA key: "pss" (default) or "pkcs1v15".
+CSMS_CA_RSA_PADDING = env_str("CSMS_CA_RSA_PADDING", "pss").lower()
+# The organisation (O) every station's CSR must carry, besides the station's own CpoName.
+CSMS_CPO_NAME = env_str("CSMS_CPO_NAME")
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ progress are records: shown, never edited.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -20,7 +21,8 @@ from csms.admin.filters import InputFilter, StationFilter
 from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, admin_link, badge, call_link, online_badge
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 
-from . import conf, selectors, services
+from . import selectors
+from .services import files, locations
 from .admin_actions import CANCEL_UPDATES, RETRY_UPDATES
 from .forms import FirmwareAdminForm
 from .models import (
@@ -163,7 +165,7 @@ class FirmwareAdmin(admin.ModelAdmin):
     def download_url(self, firmware):
         if not firmware.file:
             return "—"
-        url = services.firmware_download_url(base_url=conf.public_url(), token=firmware.token, filename=firmware.filename)
+        url = locations.firmware_download_url(base_url=settings.CSMS_PUBLIC_URL, token=firmware.token, filename=firmware.filename)
         return format_html('<a href="{}"><code>{}</code></a><div class="help">Each update gives every station its own '
                            'URL; this one serves the same file.</div>', url, url)
 
@@ -182,7 +184,7 @@ class FirmwareAdmin(admin.ModelAdmin):
         obj.signing_certificate, obj.signature = obj.signing_certificate.strip(), obj.signature.strip()
         super().save_model(request, obj, form, change)
         if not change or "file" in form.changed_data:
-            services.firmware_file_describe(firmware=obj)
+            files.firmware_file_describe(firmware=obj)
 
 
 # --- Firmware updates ------------------------------------------------------------------------------------

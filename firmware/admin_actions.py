@@ -11,7 +11,8 @@ from django.utils.html import format_html
 
 from csms.admin.actions import SOURCE, AdminAction, Outcome, TargetLine, admin_action, station_list_action
 
-from . import selectors, services
+from . import selectors
+from .services import diagnostics, locations, updates
 from .forms import DiagnosticsForm, UpdateFirmwareForm
 from .models import TargetState
 
@@ -26,8 +27,8 @@ def describe_diagnostics_target(station) -> TargetLine:
 
 
 def update_firmware(modeladmin, request, queryset, form) -> Outcome:
-    update = services.firmware_update_create(
-        stations=list(queryset), **form.service_arguments(), base_url=services.public_base_url(request),
+    update = updates.firmware_update_create(
+        stations=list(queryset), **form.service_arguments(), base_url=locations.public_base_url(request),
         requested_by=request.user, source=SOURCE,
     )
     summary = selectors.firmware_update_summary(update)
@@ -39,9 +40,9 @@ def update_firmware(modeladmin, request, queryset, form) -> Outcome:
 
 def request_diagnostics(modeladmin, request, queryset, form) -> Outcome:
     outcome = Outcome()
-    base_url = services.public_base_url(request)
+    base_url = locations.public_base_url(request)
     created = [row for row in (
-        outcome.attempt(station.pk, lambda station=station: services.diagnostics_request_create(
+        outcome.attempt(station.pk, lambda station=station: diagnostics.diagnostics_request_create(
             station=station, **form.service_arguments(), base_url=base_url, requested_by=request.user, source=SOURCE))
         for station in queryset) if row is not None]
     if not created:
@@ -72,7 +73,7 @@ station_list_action(admin_action(REQUEST_DIAGNOSTICS))
 def retry(modeladmin, request, queryset, form) -> Outcome:
     outcome = Outcome()
     for update in queryset:
-        retried = services.firmware_update_retry(update=update, requested_by=request.user, source=SOURCE)
+        retried = updates.firmware_update_retry(update=update, requested_by=request.user, source=SOURCE)
         sent = sum(1 for target in retried if target.state == TargetState.SENT)
         outcome.tell(f"Firmware update #{update.pk}: sent again to {sent} station(s), "
                      f"{len(retried) - sent} waiting for their connection.")
@@ -81,7 +82,7 @@ def retry(modeladmin, request, queryset, form) -> Outcome:
 
 def cancel(modeladmin, request, queryset, form) -> Outcome:
     outcome = Outcome()
-    cancelled = sum(services.firmware_update_cancel(update=update) for update in queryset)
+    cancelled = sum(updates.firmware_update_cancel(update=update) for update in queryset)
     outcome.tell(f"Cancelled for {cancelled} station(s) not reached yet.")
     return outcome
 

@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from csms.api.waiting import parse_wait, wait_for_call
 from stations.selectors import station_for, stations_visible_to
 
-from . import selectors, services
+from . import selectors
+from .services import diagnostics, files, locations, updates
 from .models import (
     DiagnosticsKind,
     DiagnosticsRequest,
@@ -114,8 +115,8 @@ class FirmwareUpdateCreateSerializer(serializers.Serializer):
     signed = serializers.BooleanField(required=False, allow_null=True, default=None,
                                       help_text="SignedUpdateFirmware; default: when a certificate and signature are known.")
     install_date = serializers.DateTimeField(required=False, allow_null=True)
-    signing_certificate = serializers.CharField(required=False, allow_blank=True, max_length=services.SIGNING_CERTIFICATE_MAX)
-    signature = serializers.CharField(required=False, allow_blank=True, max_length=services.SIGNATURE_MAX)
+    signing_certificate = serializers.CharField(required=False, allow_blank=True, max_length=files.SIGNING_CERTIFICATE_MAX)
+    signature = serializers.CharField(required=False, allow_blank=True, max_length=files.SIGNATURE_MAX)
 
     def validate(self, attrs):
         if bool(attrs.get("location")) == (attrs.get("firmware") is not None):
@@ -158,12 +159,12 @@ class FirmwareUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
             firmware = selectors.firmware_files_visible_to(request.user).filter(pk=data["firmware"]).first()
             if firmware is None:
                 raise serializers.ValidationError({"firmware": f"no firmware {data['firmware']}"})
-        update = services.firmware_update_create(
+        update = updates.firmware_update_create(
             stations=stations, firmware=firmware, location=data.get("location") or "",
             retrieve_date=data.get("retrieve_date"), retries=data.get("retries"),
             retry_interval=data.get("retry_interval"), signed=data.get("signed"), install_date=data.get("install_date"),
             signing_certificate=data.get("signing_certificate") or "", signature=data.get("signature") or "",
-            base_url=services.public_base_url(request), requested_by=request.user, source="api",
+            base_url=locations.public_base_url(request), requested_by=request.user, source="api",
         )
         return Response(self.get_serializer(self._fresh(update.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -179,7 +180,7 @@ class FirmwareUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
     def cancel(self, request, pk=None):
         """Stations it has not been sent to yet will not get it."""
         update = get_object_or_404(self.get_queryset(), pk=pk)
-        services.firmware_update_cancel(update=update)
+        updates.firmware_update_cancel(update=update)
         return Response(self.get_serializer(self._fresh(update.pk)).data)
 
     @extend_schema(request=None, responses={200: FirmwareUpdateSerializer},
@@ -189,7 +190,7 @@ class FirmwareUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         """Send again to the stations that did not install it and are not working on it."""
         update = get_object_or_404(self.get_queryset(), pk=pk)
         station_ids = request.query_params.getlist("station") or None
-        services.firmware_update_retry(update=update, station_ids=station_ids, requested_by=request.user, source="api")
+        updates.firmware_update_retry(update=update, station_ids=station_ids, requested_by=request.user, source="api")
         return Response(self.get_serializer(self._fresh(update.pk)).data)
 
 
@@ -253,10 +254,10 @@ class StationDiagnosticsView(APIView):
         body = DiagnosticsCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        row = services.diagnostics_request_create(
+        row = diagnostics.diagnostics_request_create(
             station=station, log_type=data.get("log_type") or "", start_time=data.get("start_time"),
             stop_time=data.get("stop_time"), retries=data.get("retries"), retry_interval=data.get("retry_interval"),
-            location=data.get("location") or "", base_url=services.public_base_url(request),
+            location=data.get("location") or "", base_url=locations.public_base_url(request),
             requested_by=request.user, source="api",
         )
         finished = False

@@ -7,7 +7,7 @@ from django import forms
 
 from csms.errors import DomainError
 
-from . import services
+from .services import files
 from .models import Firmware, LogType
 
 DATETIME_HELP = "YYYY-MM-DD HH:MM (UTC)."
@@ -25,7 +25,7 @@ class FirmwareAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         try:
-            services.firmware_validate(
+            files.firmware_validate(
                 has_file=bool(cleaned.get("file")),  # False when "clear" is ticked, the stored file when untouched
                 external_location=(cleaned.get("external_location") or "").strip(),
                 signing_certificate=(cleaned.get("signing_certificate") or "").strip(),
@@ -50,10 +50,10 @@ class UpdateFirmwareForm(forms.Form):
                  ("signed", "SignedUpdateFirmware (Security Whitepaper)")],
         initial="auto", widget=forms.RadioSelect)
     install_date = forms.DateTimeField(required=False, help_text=f"Signed updates only: when to install. {DATETIME_HELP}")
-    signing_certificate = forms.CharField(required=False, max_length=services.SIGNING_CERTIFICATE_MAX,
+    signing_certificate = forms.CharField(required=False, max_length=files.SIGNING_CERTIFICATE_MAX,
                                           widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
                                           help_text="PEM; empty: the stored firmware's.")
-    signature = forms.CharField(required=False, max_length=services.SIGNATURE_MAX,
+    signature = forms.CharField(required=False, max_length=files.SIGNATURE_MAX,
                                 widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
                                 help_text="Base64; empty: the stored firmware's.")
 

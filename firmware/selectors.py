@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from partners.selectors import partner_of
+from partners.selectors import is_staff, partner_of
 from stations.selectors import stations_visible_to
 
-from . import conf
 from .models import (
     ACTIVE_TARGET_STATES,
     OPEN_DIAGNOSTICS_STATES,
@@ -24,11 +24,8 @@ from .models import (
     TargetState,
 )
 
+
 # --- Visibility ------------------------------------------------------------------------------------
-
-
-def is_staff(user) -> bool:
-    return bool(user and (user.is_staff or user.is_superuser))
 
 
 def firmware_files_visible_to(user) -> QuerySet[Firmware]:
@@ -72,7 +69,7 @@ def diagnostics_request_for_report(*, station_id: str, kind: str, request_id: in
 
 
 def diagnostics_request_for_upload(*, token: str) -> DiagnosticsRequest | None:
-    since = timezone.now() - timedelta(days=conf.diagnostics_upload_days())
+    since = timezone.now() - timedelta(days=settings.CSMS_DIAGNOSTICS_UPLOAD_DAYS)
     return DiagnosticsRequest.objects.filter(token=token, served_by_csms=True, created_at__gte=since).first()
 
 
@@ -99,11 +96,6 @@ def firmware_update_state(update: FirmwareUpdate) -> str:
     return "active" if any(summary.get(state) for state in OPEN_TARGET_STATES) else "finished"
 
 
-def latest_firmware_target(station_id: str) -> FirmwareUpdateTarget | None:
-    return (FirmwareUpdateTarget.objects.filter(station_id=station_id).select_related("update")
-            .order_by("-created_at", "-pk").first())
-
-
 # --- What the periodic jobs look at ----------------------------------------------------------------------
 
 
@@ -112,7 +104,7 @@ def firmware_targets_to_send() -> QuerySet[FirmwareUpdateTarget]:
 
 
 def firmware_targets_past_send_window() -> QuerySet[FirmwareUpdateTarget]:
-    cutoff = timezone.now() - timedelta(hours=conf.firmware_send_window_hours())
+    cutoff = timezone.now() - timedelta(hours=settings.CSMS_FIRMWARE_SEND_WINDOW_HOURS)
     return FirmwareUpdateTarget.objects.filter(state=TargetState.WAITING, created_at__lt=cutoff,
                                                update__retrieve_date__lt=cutoff)
 
@@ -133,12 +125,12 @@ def firmware_targets_running_their_version() -> QuerySet[FirmwareUpdateTarget]:
 
 
 def diagnostics_requests_to_expire() -> QuerySet[DiagnosticsRequest]:
-    cutoff = timezone.now() - timedelta(minutes=conf.diagnostics_timeout_minutes())
+    cutoff = timezone.now() - timedelta(minutes=settings.CSMS_DIAGNOSTICS_TIMEOUT_MINUTES)
     return DiagnosticsRequest.objects.filter(state__in=OPEN_DIAGNOSTICS_STATES, updated_at__lt=cutoff)
 
 
 def diagnostics_files_to_prune() -> QuerySet[DiagnosticsRequest]:
-    days = conf.diagnostics_retention_days()
+    days = settings.CSMS_DIAGNOSTICS_RETENTION_DAYS
     if days <= 0:
         return DiagnosticsRequest.objects.none()
     return DiagnosticsRequest.objects.exclude(file="").filter(uploaded_at__lt=timezone.now() - timedelta(days=days))

@@ -2,28 +2,28 @@
 
 from celery import shared_task
 
-from . import services
+from .services import jobs
 
 
 @shared_task
 def send_waiting_firmware_updates() -> int:
     """Every minute: updates for stations that were offline go out once they are connected."""
-    return services.firmware_updates_send_waiting()
+    return jobs.firmware_updates_send_waiting()
 
 
 @shared_task
 def watch_firmware_updates() -> dict:
     """Every 5 minutes: ask silent stations for their firmware status; mark long-silent updates stuck."""
-    return services.firmware_updates_watch()
+    return jobs.firmware_updates_watch()
 
 
 @shared_task
 def expire_diagnostics_requests() -> int:
     """Every 5 minutes: diagnostics/log requests with no upload for too long are expired."""
-    return services.diagnostics_requests_expire()
+    return jobs.diagnostics_requests_expire()
 
 
 @shared_task
 def prune_diagnostics_files() -> int:
     """Daily: delete uploaded diagnostics/log files past CSMS_DIAGNOSTICS_RETENTION_DAYS."""
-    return services.diagnostics_files_prune()
+    return jobs.diagnostics_files_prune()

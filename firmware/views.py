@@ -14,7 +14,9 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import conf, selectors, services
+from . import selectors
+from .services.files import UploadTooLarge, diagnostics_upload_store, upload_max_bytes
+from .services.updates import firmware_download_record
 from .models import safe_filename
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -30,7 +32,7 @@ def firmware_download(request, token: str, filename: str = ""):
     if firmware is None or not firmware.file:
         raise Http404("no such firmware")
     if target is not None and request.method == "GET":
-        services.firmware_download_record(target=target)
+        firmware_download_record(target=target)
     return serve_file(request, firmware.file, firmware.filename)
 
 
@@ -103,8 +105,8 @@ def diagnostics_upload(request, token: str, filename: str = ""):
     if upload_request is None:
         raise Http404("no such upload location")
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > conf.upload_max_bytes():
-        return JsonResponse({"detail": f"uploads are limited to {conf.upload_max_bytes()} bytes"}, status=413)
+    if declared.isdigit() and int(declared) > upload_max_bytes():
+        return JsonResponse({"detail": f"uploads are limited to {upload_max_bytes()} bytes"}, status=413)
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
         if content_type.startswith("multipart/form-data"):
@@ -118,9 +120,9 @@ def diagnostics_upload(request, token: str, filename: str = ""):
     fallback = upload_request.file_name or f"{upload_request.kind}-{upload_request.pk}.bin"
     stored_name = safe_filename(filename or name or upload_request.file_name, safe_filename(fallback, "upload.bin"))
     try:
-        stored = services.diagnostics_upload_store(request=upload_request, chunks=chunks, filename=stored_name,
-                                                   content_type=file_type)
-    except services.UploadTooLarge as exc:
+        stored = diagnostics_upload_store(request=upload_request, chunks=chunks, filename=stored_name,
+                                          content_type=file_type)
+    except UploadTooLarge as exc:
         return JsonResponse({"detail": str(exc)}, status=413)
     return JsonResponse({"detail": "received", "size": stored.file_size, "sha256": stored.file_sha256})
 

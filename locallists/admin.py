@@ -101,8 +101,9 @@ class LocalListAdmin(StationColumnMixin, AdminActionsMixin, admin.ModelAdmin):
         return [] if obj is None else ["station", *STATE_FIELDS]
 
     def save_model(self, request, obj, form, change):
-        # The explicit tags are saved right after, by save_related (which marks the list out of date).
-        services.local_list_configure(station=obj.station, selection=obj.selection, auto_sync=obj.auto_sync)
+        # The service saves the explicit tags too, and marks the list out of date when they changed.
+        services.local_list_configure(station=obj.station, selection=obj.selection, auto_sync=obj.auto_sync,
+                                      id_tags=list(form.cleaned_data["id_tags"]) if "id_tags" in form.cleaned_data else None)
         obj._state.adding = False
         obj.refresh_from_db()
 

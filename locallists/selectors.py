@@ -3,20 +3,18 @@ the changes that take one to the other (docs/adr/0022-local-list-contents.md).""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+
+from csms.ocpp.schemas import format_datetime
 
 from stations.models import ChargeStation
 from stations.selectors import station_config_int
 from transactions.models import AuthorizationStatus, IdTag
 
 from .models import LocalList, LocalListSync, Selection
-
-
-def ocpp_datetime(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def selected_tags(local_list: LocalList) -> QuerySet[IdTag]:
@@ -42,7 +40,7 @@ def entry_info(tag: IdTag, now: datetime) -> dict:
     if tag.parent_id_tag:
         info["parentIdTag"] = tag.parent_id_tag
     if tag.expiry_date is not None:
-        info["expiryDate"] = ocpp_datetime(tag.expiry_date)
+        info["expiryDate"] = format_datetime(tag.expiry_date, timespec="seconds")
     return info
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from csms.errors import DomainError
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.models import Call, CallStatus
+from partners.selectors import acting_user
 from stations.models import ChargeStation
 from transactions.models import IdTag
 
@@ -56,7 +57,7 @@ def local_list_sync(*, station: ChargeStation, trigger: str, requested_by=None) 
         return None
     sync = LocalListSync.objects.create(
         local_list=local_list, trigger=trigger,
-        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+        requested_by=acting_user(requested_by),
     )
     # Chunk size and capacity as last read (GetConfiguration); unknown limits apply none. The first
     # call of a sync is the SendLocalList itself, as a station (and its test suite) expects.
@@ -176,11 +177,10 @@ def _apply(local_list: LocalList, payload: dict) -> None:
     local_list.supported = True
 
 
-def local_list_update_answer_apply(*, call: Call, response: dict) -> None:
+def local_list_update_answer_apply(*, call: Call, status: str) -> None:
     """SendLocalList answered. What the station holds changes only on Accepted; a sync goes on with
     the next chunk, retries a failed Differential as a Full once, or ends."""
     local_list = _locked(call.station_id, auto_sync=False)
-    status = response["status"]
     if status == "Accepted":
         _apply(local_list, call.payload)
     sync = _sync_of(call)
@@ -230,10 +230,10 @@ def local_list_update_failed(*, call: Call) -> None:
     local_list.save()
 
 
-def local_list_version_apply(*, call: Call, response: dict) -> None:
+def local_list_version_apply(*, call: Call, list_version: int) -> None:
     """GetLocalListVersion answered (whoever sent it): reconcile what the CSMS believes."""
     local_list = _locked(call.station_id, auto_sync=False)
-    reported = response["listVersion"]
+    reported = list_version
     agrees = _reconcile(local_list, reported)
     sync = _sync_of(call)
     if sync is not None:
@@ -290,10 +290,12 @@ def local_list_configure(
         local_list.outdated = True
     if auto_sync is not None:
         local_list.auto_sync = auto_sync
-    local_list.save()
     if id_tags is not None:
-        local_list.id_tags.set(id_tags)  # m2m_changed marks the list out of date
-        local_list.refresh_from_db()
+        chosen = {tag.pk for tag in id_tags}
+        if chosen != set(local_list.id_tags.values_list("pk", flat=True)):
+            local_list.id_tags.set(id_tags)
+            local_list.outdated = True
+    local_list.save()
     return local_list
 
 
@@ -310,10 +312,6 @@ def local_lists_mark_outdated_for_tag(*, id_tag: str, deleted: bool = False) -> 
     if not ids:
         return 0
     return LocalList.objects.filter(pk__in=ids).update(outdated=True, updated_at=timezone.now())
-
-
-def local_list_mark_outdated(*, station_id: str) -> None:
-    LocalList.objects.filter(pk=station_id).update(outdated=True, updated_at=timezone.now())
 
 
 def local_lists_sync_outdated() -> int:

@@ -13,9 +13,19 @@ def partner_of(user) -> Partner | None:
     return membership.partner if membership else None
 
 
+def acting_user(user):
+    """The user to record as having asked for something: None for the system and the anonymous."""
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def is_staff(user) -> bool:
+    """Staff (and superusers) see and manage everything, whatever their partner."""
+    return bool(user is not None and (user.is_staff or user.is_superuser))
+
+
 def visible_to(user, queryset, *, partner_field: str = "partner"):
     """Staff see everything; a partner user sees what belongs to its partner; anyone else nothing."""
-    if user is not None and (user.is_staff or user.is_superuser):
+    if is_staff(user):
         return queryset
     partner = partner_of(user)
     return queryset.filter(**{partner_field: partner}) if partner else queryset.none()

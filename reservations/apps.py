@@ -5,4 +5,4 @@ class ReservationsConfig(AppConfig):
     name = "reservations"
 
     def ready(self):
-        from . import handlers  # noqa: F401  registers this app's OCPP result handlers and signal receivers
+        from . import handlers  # noqa: F401  registers this app's OCPP result handlers and hook receivers

@@ -1,17 +1,15 @@
-"""OCPP result handlers and signal receivers of this app (imported by AppConfig.ready)."""
-
-from django.dispatch import receiver
+"""OCPP result handlers and hook receivers of this app (imported by AppConfig.ready)."""
 
 from csms.ocpp.router import on_failure, on_result
-from stations.signals import connector_status_changed
-from transactions.signals import transaction_started
+from stations.hooks import ConnectorStatusChanged, connector_status_changed
+from transactions.hooks import TransactionStarted, transaction_started
 
 from . import services
 
 
 @on_result("ReserveNow")
 def reserve_now_result(call, response: dict) -> None:
-    services.reservation_answer_apply(call=call, response=response)
+    services.reservation_answer_apply(call=call, status=response["status"])
 
 
 @on_failure("ReserveNow")
@@ -21,7 +19,7 @@ def reserve_now_failed(call) -> None:
 
 @on_result("CancelReservation")
 def cancel_reservation_result(call, response: dict) -> None:
-    services.reservation_cancel_answer_apply(call=call, response=response)
+    services.reservation_cancel_answer_apply(call=call, status=response["status"])
 
 
 @on_failure("CancelReservation")
@@ -29,16 +27,17 @@ def cancel_reservation_failed(call) -> None:
     services.reservation_cancel_failed(call=call)
 
 
-@receiver(transaction_started, dispatch_uid="reservations.transaction_started")
-def on_transaction_started(sender, transaction, id_tag_info, **kwargs) -> None:
-    services.reservation_use_by_transaction(transaction_obj=transaction, id_tag_info=id_tag_info)
+@transaction_started.connect
+def on_transaction_started(event: TransactionStarted) -> None:
+    services.reservation_use_by_transaction(transaction_obj=event.transaction, parent_id_tag=event.parent_id_tag)
 
 
-@receiver(connector_status_changed, dispatch_uid="reservations.connector_status_changed")
-def on_connector_status_changed(sender, connector, previous_status, reported_status, **kwargs) -> None:
+@connector_status_changed.connect
+def on_connector_status_changed(event: ConnectorStatusChanged) -> None:
+    connector = event.connector
     # A status older than the one stored (queued while offline) says nothing about now.
-    if connector.status != reported_status:
+    if connector.status != event.reported_status:
         return
     services.reservations_end_for_connector(
-        station_id=connector.station_id, connector_id=connector.connector_id, status=reported_status
+        station_id=connector.station_id, connector_id=connector.connector_id, status=event.reported_status
     )

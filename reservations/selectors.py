@@ -5,17 +5,11 @@ from __future__ import annotations
 from stations.selectors import stations_visible_to
 from stations.models import Connector
 
-from .models import ACTIVE_STATUSES, Reservation
+from .models import Reservation
 
 
 def reservations_visible_to(user):
     return Reservation.objects.filter(station__in=stations_visible_to(user)).select_related("station")
-
-
-def reservations_active(*, station_id: str, connector_id: int | None = None):
-    queryset = Reservation.objects.filter(station_id=station_id, status__in=ACTIVE_STATUSES)
-    return queryset if connector_id is None else queryset.filter(connector_id=connector_id)
-
 
 def connector_status(*, station_id: str, connector_id: int) -> str:
     """The connector's state as last reported (Reserved while the station holds a reservation)."""

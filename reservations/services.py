@@ -3,7 +3,7 @@ transactions, connector states and time do to a reservation (docs/adr/0020-reser
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -12,6 +12,8 @@ from django.utils import timezone
 from csms.errors import Invalid
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
+from csms.ocpp.schemas import format_datetime
+from partners.selectors import acting_user
 from stations.models import ChargeStation, ConnectorStatus
 from stations.selectors import station_config_bool
 from transactions.models import IdTag
@@ -21,10 +23,6 @@ from .models import ACTIVE_STATUSES, ANSWER_STATUSES, Reservation, ReservationSt
 
 # Connector states in which a station ends the reservations it holds (OCPP 1.6 §5.13).
 ENDING_CONNECTOR_STATES = (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE)
-
-
-def ocpp_datetime(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- Asking the station ----------------------------------------------------------------------------
@@ -69,12 +67,12 @@ def reservation_create(
     reservation.detail = "replaces the earlier reservation with this id" if reservation.pk else ""
     reservation.ended_at = None
     reservation.cancel_call = None
-    reservation.requested_by = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    reservation.requested_by = acting_user(requested_by)
     reservation.source = source
     reservation.save()
     payload = {
         "connectorId": connector_id,
-        "expiryDate": ocpp_datetime(expiry_date),
+        "expiryDate": format_datetime(expiry_date),
         "idTag": id_tag,
         "reservationId": reservation.pk,
     }
@@ -131,21 +129,21 @@ def _end(reservation: Reservation, status: str, detail: str, **fields) -> None:
     reservation.save(update_fields=["status", "detail", "ended_at", "updated_at", *fields])
 
 
-def reservation_answer_apply(*, call: Call, response: dict) -> None:
+def reservation_answer_apply(*, call: Call, status: str) -> None:
     """ReserveNow answered. Only the latest ReserveNow of a still-`requested` reservation counts: a
     late answer never revives one that has expired, was cancelled or was replaced."""
     reservation = _reservation_of(call)
     if reservation is None or reservation.reserve_call_id != call.pk or reservation.status != ReservationStatus.REQUESTED:
         return
-    status = ANSWER_STATUSES[response["status"]]
-    if status == ReservationStatus.ACCEPTED:
+    new_status = ANSWER_STATUSES[status]
+    if new_status == ReservationStatus.ACCEPTED:
         if reservation.expiry_date <= timezone.now():
             _end(reservation, ReservationStatus.EXPIRED, "accepted by the station after its expiry date")
             return
-        reservation.status = status
+        reservation.status = new_status
         reservation.save(update_fields=["status", "updated_at"])
         return
-    _end(reservation, status, f"the station answered {response['status']}")
+    _end(reservation, new_status, f"the station answered {status}")
 
 
 def reservation_request_failed(*, call: Call) -> None:
@@ -155,12 +153,12 @@ def reservation_request_failed(*, call: Call) -> None:
     _end(reservation, ReservationStatus.FAILED, f"ReserveNow got no answer: {call.error_code} {call.error_description}")
 
 
-def reservation_cancel_answer_apply(*, call: Call, response: dict) -> None:
+def reservation_cancel_answer_apply(*, call: Call, status: str) -> None:
     """CancelReservation answered (from this app or sent by hand through the calls API)."""
     reservation = _reservation_of(call)
     if reservation is None:
         return
-    if response["status"] == "Accepted":
+    if status == "Accepted":
         if reservation.status in ACTIVE_STATUSES:
             _end(reservation, ReservationStatus.CANCELLED, "cancelled by the CSMS")
         return
@@ -180,7 +178,7 @@ def reservation_cancel_failed(*, call: Call) -> None:
 # --- What transactions, connector states and time do -----------------------------------------------
 
 
-def reservation_use_by_transaction(*, transaction_obj, id_tag_info: dict) -> Reservation | None:
+def reservation_use_by_transaction(*, transaction_obj, parent_id_tag: str = "") -> Reservation | None:
     """A StartTransaction ends the reservation it names, or else the active one of its tag (or the
     tag's group) on that connector or on connector 0 of the station."""
     tx = transaction_obj
@@ -193,20 +191,19 @@ def reservation_use_by_transaction(*, transaction_obj, id_tag_info: dict) -> Res
             .first()
         )
     if reservation is None:
-        reservation = _reservation_of_tag(tx, id_tag_info)
+        reservation = _reservation_of_tag(tx, parent_id_tag)
     if reservation is None:
         return None
     _end(reservation, ReservationStatus.USED, f"used by transaction {tx.pk} on connector {tx.connector_id}", transaction=tx)
     return reservation
 
 
-def _reservation_of_tag(tx, id_tag_info: dict) -> Reservation | None:
+def _reservation_of_tag(tx, parent: str) -> Reservation | None:
     candidates = (
         Reservation.objects.select_for_update()
         .filter(station_id=tx.station_id, status__in=ACTIVE_STATUSES, connector_id__in=[tx.connector_id, 0])
         .order_by("-connector_id", "expiry_date", "pk")  # the connector's own reservation before connector 0's
     )
-    parent = id_tag_info.get("parentIdTag") or ""
     for reservation in candidates:
         if same_group(tx.id_tag, reservation.id_tag) or (parent and parent == reservation.parent_id_tag):
             return reservation

@@ -14,7 +14,8 @@ from django.utils.safestring import mark_safe
 from csms.admin.actions import AdminAction, AdminActionsMixin, admin_action, each_call
 from csms.admin.records import MirrorAdmin
 
-from . import presentation, selectors, services
+from . import presentation, selectors
+from .services import commands, library
 from .forms import AssignForm, ClearForm, CompositeRequestForm, RemoteStartForm
 from .models import (
     ChargingProfile,
@@ -34,14 +35,14 @@ ASSIGN = AdminAction(
     name="assign_to_station", description="Send to a station (SetChargingProfile)…", form_class=AssignForm,
     title="Send charging profiles to a station", submit_label="Send SetChargingProfile", refusal=REFUSED,
     run=each_call(label=lambda profile, data: f"{profile} to {data['station']}#{data['connector_id']}",
-                  send=lambda profile, data, user: services.charging_profile_assign(
+                  send=lambda profile, data, user: commands.charging_profile_assign(
                       station=data["station"], profile=profile, connector_id=data["connector_id"],
                       transaction_id=data["transaction_id"], requested_by=user, source="admin")))
 REMOTE_START = AdminAction(
     name="remote_start", description="Remote start with this TxProfile…", form_class=RemoteStartForm,
     title="Remote start with a charging profile", submit_label="Send RemoteStartTransaction", refusal=REFUSED,
     run=each_call(label=lambda profile, data: f"remote start with {profile} on {data['station']}",
-                  send=lambda profile, data, user: services.charging_profile_remote_start(
+                  send=lambda profile, data, user: commands.charging_profile_remote_start(
                       station=data["station"], profile=profile, id_tag=data["id_tag"],
                       connector_id=data["connector_id"], requested_by=user, source="admin")))
 CLEAR = AdminAction(
@@ -49,7 +50,7 @@ CLEAR = AdminAction(
     title="Clear charging profiles (empty fields match everything)", submit_label="Send ClearChargingProfile",
     refusal=REFUSED,
     run=each_call(label=lambda station, data: f"clear on {station}",
-                  send=lambda station, data, user: services.charging_profiles_clear(
+                  send=lambda station, data, user: commands.charging_profiles_clear(
                       station=station, charging_profile_id=data["id"], connector_id=data["connector_id"],
                       purpose=data["purpose"] or None, stack_level=data["stack_level"], requested_by=user,
                       source="admin")))
@@ -58,7 +59,7 @@ COMPOSITE = AdminAction(
     form_class=CompositeRequestForm, title="Ask stations for their composite schedule",
     submit_label="Send GetCompositeSchedule", refusal=REFUSED,
     run=each_call(label=lambda station, data: f"composite schedule of {station}",
-                  send=lambda station, data, user: services.composite_schedule_request(
+                  send=lambda station, data, user: commands.composite_schedule_request(
                       station=station, connector_id=data["connector_id"], duration=data["duration"],
                       charging_rate_unit=data["charging_rate_unit"] or None, requested_by=user, source="admin")))
 
@@ -75,10 +76,10 @@ class PeriodInlineFormSet(BaseInlineFormSet):
             (form.cleaned_data for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")),
             key=lambda period: period["start_period"],
         )
-        fields = {name: getattr(self.instance, name) for name in services.PROFILE_FIELDS}
+        fields = {name: getattr(self.instance, name) for name in library.PROFILE_FIELDS}
         try:
-            services.charging_profile_validate(fields=fields, periods=periods)
-        except services.ProfileInvalid as exc:
+            library.charging_profile_validate(fields=fields, periods=periods)
+        except library.ProfileInvalid as exc:
             raise ValidationError([f"{field}: {reason}" for field, reason in exc.errors.items()]) from None
 
 

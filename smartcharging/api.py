@@ -9,11 +9,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from partners.selectors import partner_of
+from partners.selectors import is_staff, partner_of
 from csms.api.calls import CallSerializer, command_response
 from stations.selectors import station_for
 
-from . import selectors, services
+from . import selectors
+from .services import commands, library
 from .models import (
     ChargingProfile,
     ChargingProfileAssignment,
@@ -29,21 +30,17 @@ MAX_COMPOSITE_SECONDS = 31 * 86400
 DEFAULT_COMPOSITE_SECONDS = 86400
 
 
-def _is_staff(user) -> bool:
-    return bool(user.is_staff or user.is_superuser)
-
-
 def profiles_visible_to(user):
     """Staff see the whole library; a partner sees CSMS-wide profiles and its own."""
     queryset = ChargingProfile.objects.all()
-    if _is_staff(user):
+    if is_staff(user):
         return queryset
     partner = partner_of(user)
     return queryset.filter(Q(partner__isnull=True) | Q(partner=partner)) if partner else queryset.filter(partner__isnull=True)
 
 
 def profiles_writable_by(user):
-    if _is_staff(user):
+    if is_staff(user):
         return ChargingProfile.objects.all()
     partner = partner_of(user)
     return ChargingProfile.objects.filter(partner=partner) if partner else ChargingProfile.objects.none()
@@ -80,17 +77,12 @@ class ChargingProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"required": False, "allow_blank": True}}
 
+    # A refused profile (library.ProfileInvalid) is a domain error: csms/api/errors.py answers 400.
     def create(self, validated_data):
-        try:
-            return services.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
-        except services.ProfileInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        return library.charging_profile_create(partner=partner_of(self.context["request"].user), **validated_data)
 
     def update(self, instance, validated_data):
-        try:
-            return services.charging_profile_update(profile=instance, **validated_data)
-        except services.ProfileInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        return library.charging_profile_update(profile=instance, **validated_data)
 
 
 class ChargingProfileViewSet(viewsets.ModelViewSet):
@@ -106,7 +98,7 @@ class ChargingProfileViewSet(viewsets.ModelViewSet):
         return visible.select_related("partner").prefetch_related("periods")
 
     def perform_create(self, serializer):
-        if not _is_staff(self.request.user) and partner_of(self.request.user) is None:
+        if not is_staff(self.request.user) and partner_of(self.request.user) is None:
             raise PermissionDenied("only staff or a partner's users manage charging profiles")
         serializer.save()
 
@@ -177,7 +169,7 @@ class StationChargingProfilesView(APIView):
         body = AssignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return command_response(request, lambda: services.charging_profile_assign(
+        return command_response(request, lambda: commands.charging_profile_assign(
             station=station, profile=profile, connector_id=body.validated_data["connector_id"],
             transaction_id=body.validated_data.get("transaction_id"), requested_by=request.user, source="api",
         ))
@@ -190,7 +182,7 @@ class StationChargingProfilesClearView(APIView):
         body = ClearRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return command_response(request, lambda: services.charging_profiles_clear(
+        return command_response(request, lambda: commands.charging_profiles_clear(
             station=station, charging_profile_id=data.get("id"), connector_id=data.get("connector_id"),
             purpose=data.get("purpose"), stack_level=data.get("stack_level"), requested_by=request.user, source="api",
         ))
@@ -203,7 +195,7 @@ class StationRemoteStartView(APIView):
         body = RemoteStartRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = _library_profile(request, body.validated_data["profile"])
-        return command_response(request, lambda: services.charging_profile_remote_start(
+        return command_response(request, lambda: commands.charging_profile_remote_start(
             station=station, profile=profile, id_tag=body.validated_data["id_tag"],
             connector_id=body.validated_data.get("connector_id"), requested_by=request.user, source="api",
         ))
@@ -270,7 +262,7 @@ class StationCompositeScheduleView(APIView):
         body = CompositeQuerySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        return command_response(request, lambda: services.composite_schedule_request(
+        return command_response(request, lambda: commands.composite_schedule_request(
             station=station, connector_id=data["connector_id"], duration=data["duration"],
             charging_rate_unit=data.get("charging_rate_unit") or None, requested_by=request.user, source="api",
         ))

@@ -5,4 +5,4 @@ class SmartchargingConfig(AppConfig):
     name = "smartcharging"
 
     def ready(self):
-        from . import handlers  # noqa: F401  registers this app's OCPP handlers
+        from . import handlers  # noqa: F401  registers this app's OCPP handlers and hook receivers

@@ -4,24 +4,18 @@ Every SetChargingProfile, ClearChargingProfile and GetCompositeSchedule counts, 
 (library assignment, admin, or by hand through POST /api/v1/stations/{id}/calls/).
 """
 
-import logging
-
-from django.db import transaction as db_transaction
-from django.dispatch import receiver
-
 from csms.ocpp.router import on_failure, on_result
-from transactions.signals import transaction_started, transaction_stopped
+from csms.ocpp.schemas import parse_datetime
+from transactions.hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
-from . import services
-
-logger = logging.getLogger(__name__)
+from .services import commands, mirror
 
 
 @on_result("SetChargingProfile")
 def set_charging_profile_result(call, response: dict) -> None:
-    services.assignment_answered(call=call, status=response["status"])
+    commands.assignment_answered(call=call, status=response["status"])
     if response["status"] == "Accepted":
-        services.installed_profile_apply(
+        mirror.installed_profile_apply(
             station_id=call.station_id,
             connector_id=call.payload["connectorId"],
             cs_profile=call.payload["csChargingProfiles"],
@@ -33,44 +27,48 @@ def set_charging_profile_result(call, response: dict) -> None:
 def clear_charging_profile_result(call, response: dict) -> None:
     # Unknown means the station holds nothing that matches: the mirror must not either (ADR 0031).
     if response["status"] in ("Accepted", "Unknown"):
-        services.installed_profiles_clear(station_id=call.station_id, request=call.payload)
+        request = call.payload
+        mirror.installed_profiles_clear(
+            station_id=call.station_id,
+            charging_profile_id=request.get("id"),
+            connector_id=request.get("connectorId"),
+            purpose=request.get("chargingProfilePurpose"),
+            stack_level=request.get("stackLevel"),
+        )
 
 
 @on_result("GetCompositeSchedule")
 def get_composite_schedule_result(call, response: dict) -> None:
-    services.composite_report_record(call=call, response=response)
+    start = response.get("scheduleStart")
+    mirror.composite_report_record(
+        call=call,
+        status=response["status"],
+        schedule_start=parse_datetime(start) if start else None,
+        station_schedule=response.get("chargingSchedule"),
+    )
 
 
 @on_result("RemoteStartTransaction")
 def remote_start_result(call, response: dict) -> None:
-    services.assignment_answered(call=call, status=response["status"])
+    commands.assignment_answered(call=call, status=response["status"])
 
 
 @on_failure("SetChargingProfile")
 @on_failure("RemoteStartTransaction")
 def assignment_failed(call) -> None:
-    services.assignment_answered(call=call)
+    commands.assignment_answered(call=call)
 
 
 @on_failure("GetCompositeSchedule")
 def get_composite_schedule_failed(call) -> None:
-    services.composite_report_record(call=call, response=None)
+    mirror.composite_report_record(call=call, status=None)
 
 
-@receiver(transaction_started, dispatch_uid="smartcharging.transaction_started")
-def on_transaction_started(sender, transaction, **kwargs) -> None:
-    # A savepoint: a failure here must not cost the station its StartTransaction answer.
-    try:
-        with db_transaction.atomic():
-            services.installed_profiles_on_transaction_start(transaction=transaction)
-    except Exception:
-        logger.exception("could not update the charging profiles of transaction %s", transaction.pk)
+@transaction_started.connect
+def on_transaction_started(event: TransactionStarted) -> None:
+    mirror.installed_profiles_on_transaction_start(transaction=event.transaction)
 
 
-@receiver(transaction_stopped, dispatch_uid="smartcharging.transaction_stopped")
-def on_transaction_stopped(sender, transaction, **kwargs) -> None:
-    try:
-        with db_transaction.atomic():
-            services.installed_tx_profiles_end(transaction=transaction)
-    except Exception:
-        logger.exception("could not remove the TxProfiles of transaction %s", transaction.pk)
+@transaction_stopped.connect
+def on_transaction_stopped(event: TransactionStopped) -> None:
+    mirror.installed_tx_profiles_end(transaction=event.transaction)

@@ -8,13 +8,13 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from csms.ocpp.schemas import parse_datetime
+from csms.ocpp.schemas import format_datetime, parse_datetime
 from stations.selectors import station_config_int, station_config_value
 from transactions.models import Transaction
 
 from . import composite
 from .composite import CompositeSchedule, Period, Profile, RunningTransaction
-from .models import ChargingProfile, InstalledChargingProfile
+from .models import InstalledChargingProfile
 from .validation import StationLimits
 
 
@@ -77,22 +77,6 @@ def profile_from_ocpp(cs_profile: dict, *, connector_id: int, transaction_id: in
     )
 
 
-def profile_from_library(profile: ChargingProfile) -> Profile:
-    return Profile(
-        purpose=profile.purpose,
-        stack_level=profile.stack_level,
-        kind=profile.kind,
-        charging_rate_unit=profile.charging_rate_unit,
-        periods=tuple(Period(p.start_period, p.limit, p.number_phases) for p in profile.periods.all()),
-        recurrency_kind=profile.recurrency_kind,
-        valid_from=profile.valid_from,
-        valid_to=profile.valid_to,
-        start_schedule=profile.start_schedule,
-        duration=profile.duration,
-        charging_profile_id=profile.pk or 0,
-    )
-
-
 # --- Composite schedules -----------------------------------------------------------------------
 
 
@@ -123,13 +107,13 @@ def composite_schedule(
 def schedule_as_dict(schedule: CompositeSchedule) -> dict:
     """The API's (and the stored report's) shape of a composite schedule."""
     return {
-        "schedule_start": schedule.schedule_start.isoformat().replace("+00:00", "Z"),
+        "schedule_start": format_datetime(schedule.schedule_start, timespec="auto"),
         "duration": schedule.duration,
         "charging_rate_unit": schedule.charging_rate_unit,
         "periods": [
             {
                 "start_period": p.start_period,
-                "limit": None if p.limit is None else _number(p.limit),
+                "limit": None if p.limit is None else wire_number(p.limit),
                 "number_phases": p.number_phases,
             }
             for p in schedule.periods
@@ -137,7 +121,9 @@ def schedule_as_dict(schedule: CompositeSchedule) -> dict:
     }
 
 
-def _number(value: Decimal) -> int | float:
+def wire_number(value: Decimal) -> int | float:
+    """JSON number for a Decimal limit: the schemas check multipleOf 0.1 on what was written (ADR 0033)."""
+    value = Decimal(value)
     return int(value) if value == value.to_integral_value() else float(value)
 
 

@@ -8,8 +8,9 @@ DataTransfer is stored whatever the answer.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+
+from django.conf import settings
 
 VendorHandler = Callable[[str, str | None, str | None], tuple[str, str | None]]
 
@@ -24,15 +25,11 @@ def vendor(vendor_id: str):
     return register
 
 
-def _configured_vendors() -> set[str]:
-    return {v.strip() for v in os.environ.get("CSMS_DATATRANSFER_VENDORS", "").split(",") if v.strip()}
-
-
 def dispatch(station_id: str, vendor_id: str, message_id: str | None, data: str | None) -> tuple[str, str | None]:
     handler = _vendors.get(vendor_id)
     if handler is not None:
         return handler(station_id, message_id, data)
-    if vendor_id in _configured_vendors():
+    if vendor_id in settings.CSMS_DATATRANSFER_VENDORS:
         return "Accepted", None
     return "UnknownVendorId", None
 

@@ -6,32 +6,50 @@ from django.utils import timezone
 
 from csms.ocpp.calls import redact_secret
 from csms.ocpp.router import CallContext, handles, on_failure, on_result
+from csms.ocpp.schemas import format_datetime, parse_datetime
 
 from . import datatransfer, services
 from .models import ChargeStation, ConfigurationKey, Connector, Direction
 from .selectors import requested_keys
 
 
-def now_iso() -> str:
-    return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @handles("BootNotification")
 def boot_notification(ctx: CallContext, payload: dict) -> dict:
-    status = services.station_boot(station_id=ctx.station_id, payload=payload)
+    get = payload.get
+    status = services.station_boot(
+        station_id=ctx.station_id,
+        vendor=payload["chargePointVendor"],
+        model=payload["chargePointModel"],
+        serial_number=get("chargePointSerialNumber", ""),
+        charge_box_serial_number=get("chargeBoxSerialNumber", ""),
+        firmware_version=get("firmwareVersion", ""),
+        iccid=get("iccid", ""),
+        imsi=get("imsi", ""),
+        meter_type=get("meterType", ""),
+        meter_serial_number=get("meterSerialNumber", ""),
+    )
     ctx.effects["registration_status"] = status
-    return {"status": status, "currentTime": now_iso(), "interval": settings.CSMS_HEARTBEAT_INTERVAL}
+    return {"status": status, "currentTime": format_datetime(timezone.now()), "interval": settings.CSMS_HEARTBEAT_INTERVAL}
 
 
 @handles("Heartbeat")
 def heartbeat(ctx: CallContext, payload: dict) -> dict:
     services.station_heartbeat(station_id=ctx.station_id)
-    return {"currentTime": now_iso()}
+    return {"currentTime": format_datetime(timezone.now())}
 
 
 @handles("StatusNotification")
 def status_notification(ctx: CallContext, payload: dict) -> dict:
-    services.connector_status_update(station_id=ctx.station_id, payload=payload)
+    services.connector_status_update(
+        station_id=ctx.station_id,
+        connector_id=payload["connectorId"],
+        status=payload["status"],
+        error_code=payload["errorCode"],
+        info=payload.get("info", ""),
+        vendor_id=payload.get("vendorId", ""),
+        vendor_error_code=payload.get("vendorErrorCode", ""),
+        timestamp=parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None,
+    )
     return {}
 
 
@@ -55,7 +73,12 @@ def data_transfer(ctx: CallContext, payload: dict) -> dict:
 
 @handles("SecurityEventNotification")
 def security_event_notification(ctx: CallContext, payload: dict) -> dict:
-    services.security_event_record(station_id=ctx.station_id, payload=payload)
+    services.security_event_record(
+        station_id=ctx.station_id,
+        event_type=payload["type"],
+        timestamp=parse_datetime(payload["timestamp"]),
+        tech_info=payload.get("techInfo", ""),
+    )
     return {}
 
 

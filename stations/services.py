@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -17,10 +17,9 @@ from csms.errors import Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.channels import channel_send, station_send
 from csms.ocpp.directory import Admission
-from csms.ocpp.errors import ErrorCode, OCPPError
 from csms.ocpp.models import Call, MessageLog
-from csms.ocpp.schemas import parse_datetime
 
+from .hooks import ConnectorStatusChanged, connector_status_changed
 from .models import (
     ChargeStation,
     Connector,
@@ -31,7 +30,6 @@ from .models import (
     SecurityEvent,
     StatusNotificationRecord,
 )
-from .signals import connector_status_changed
 
 if TYPE_CHECKING:
     from partners.models import Partner
@@ -329,24 +327,25 @@ def station_update(
 
 # --- What station-initiated Calls mean ---------------------------------------------------------------
 
-BOOT_FIELDS = {
-    "chargePointVendor": "vendor",
-    "chargePointModel": "model",
-    "chargePointSerialNumber": "serial_number",
-    "chargeBoxSerialNumber": "charge_box_serial_number",
-    "firmwareVersion": "firmware_version",
-    "iccid": "iccid",
-    "imsi": "imsi",
-    "meterType": "meter_type",
-    "meterSerialNumber": "meter_serial_number",
-}
-
-
-def station_boot(*, station_id: str, payload: dict) -> str:
-    """Store every boot field; answer the station's registration status."""
+def station_boot(
+    *,
+    station_id: str,
+    vendor: str,
+    model: str,
+    serial_number: str = "",
+    charge_box_serial_number: str = "",
+    firmware_version: str = "",
+    iccid: str = "",
+    imsi: str = "",
+    meter_type: str = "",
+    meter_serial_number: str = "",
+) -> str:
+    """Store every boot field (one left out is stored empty); answer the station's registration status."""
     station = ChargeStation.objects.get(pk=station_id)
-    for wire_name, field in BOOT_FIELDS.items():
-        setattr(station, field, payload.get(wire_name, ""))
+    station.vendor, station.model, station.serial_number = vendor, model, serial_number
+    station.charge_box_serial_number, station.firmware_version = charge_box_serial_number, firmware_version
+    station.iccid, station.imsi = iccid, imsi
+    station.meter_type, station.meter_serial_number = meter_type, meter_serial_number
     now = timezone.now()
     station.last_boot_at = now
     station.last_seen = now
@@ -361,18 +360,26 @@ def station_heartbeat(*, station_id: str) -> None:
     ChargeStation.objects.filter(pk=station_id).update(last_heartbeat=now, last_seen=now)
 
 
-def connector_status_update(*, station_id: str, payload: dict) -> Connector:
-    connector_id = payload["connectorId"]
+def connector_status_update(
+    *,
+    station_id: str,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+    timestamp: datetime | None = None,
+) -> Connector:
     if connector_id < 0:
-        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "connectorId must not be negative", {"field": "connectorId"})
-    timestamp = parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
+        raise Invalid("connectorId must not be negative", details={"field": "connectorId"})
     now = timezone.now()
     fields = {
-        "status": payload["status"],
-        "error_code": payload["errorCode"],
-        "info": payload.get("info", ""),
-        "vendor_id": payload.get("vendorId", ""),
-        "vendor_error_code": payload.get("vendorErrorCode", ""),
+        "status": status,
+        "error_code": error_code,
+        "info": info,
+        "vendor_id": vendor_id,
+        "vendor_error_code": vendor_error_code,
     }
     StatusNotificationRecord.objects.create(
         station_id=station_id, connector_id=connector_id, timestamp=timestamp, received_at=now, **fields
@@ -392,9 +399,7 @@ def connector_status_update(*, station_id: str, payload: dict) -> Connector:
         if connector.availability_status == "Scheduled" and _availability_reached(connector):
             connector.availability_status = "Accepted"
         connector.save()
-    connector_status_changed.send(
-        sender=Connector, connector=connector, previous_status=previous_status, reported_status=payload["status"]
-    )
+    connector_status_changed.emit(ConnectorStatusChanged(connector, previous_status, status))
     return connector
 
 
@@ -418,10 +423,5 @@ def data_transfer_record(
     )
 
 
-def security_event_record(*, station_id: str, payload: dict) -> SecurityEvent:
-    return SecurityEvent.objects.create(
-        station_id=station_id,
-        type=payload["type"],
-        timestamp=parse_datetime(payload["timestamp"]),
-        tech_info=payload.get("techInfo", ""),
-    )
+def security_event_record(*, station_id: str, event_type: str, timestamp: datetime, tech_info: str = "") -> SecurityEvent:
+    return SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp, tech_info=tech_info)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from csms.ocpp.errors import ErrorCode, OCPPError
+from csms.errors import Invalid
 from csms.ocpp.models import Call, CallStatus
-from csms.ocpp.schemas import parse_datetime
+from csms.ocpp.schemas import format_datetime
 
+from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
-from .signals import transaction_started, transaction_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transact
         info["parentIdTag"] = tag.parent_id_tag
     expiry = _cache_expiry(tag, now)
     if expiry is not None:
-        info["expiryDate"] = expiry.isoformat().replace("+00:00", "Z")
+        info["expiryDate"] = format_datetime(expiry, timespec="auto")
     return info
 
 
@@ -77,33 +79,40 @@ def same_group(tag_a: str, tag_b: str) -> bool:
 # --- Transactions --------------------------------------------------------------------------------
 
 
-def transaction_start(*, station_id: str, payload: dict) -> tuple[Transaction, dict]:
-    """Always answer with a transactionId; the tag's status decides whether it counts as Accepted."""
-    started_at = parse_datetime(payload["timestamp"])
-    connector_id = payload["connectorId"]
+def transaction_start(
+    *,
+    station_id: str,
+    connector_id: int,
+    id_tag: str,
+    meter_start: int,
+    timestamp: datetime,
+    reservation_id: int | None = None,
+) -> tuple[Transaction, dict]:
+    """Always answer with a transactionId; the tag's status decides whether it counts as Accepted.
+    Returns the transaction and the idTagInfo to answer."""
     _check_connector_id(connector_id, minimum=1)  # a transaction is always on a real connector
     # The same start delivered again under a new messageId (station queue replay) gets its id back.
     existing = Transaction.objects.filter(
         station_id=station_id,
         connector_id=connector_id,
-        id_tag=payload["idTag"],
-        started_at=started_at,
-        meter_start=payload["meterStart"],
+        id_tag=id_tag,
+        started_at=timestamp,
+        meter_start=meter_start,
     ).first()
     if existing is not None:
         return existing, id_tag_info(id_tag=existing.id_tag, exclude_transaction=existing.pk)
-    info = id_tag_info(id_tag=payload["idTag"])
+    info = id_tag_info(id_tag=id_tag)
     tx = Transaction.objects.create(
         station_id=station_id,
         connector_id=connector_id,
-        id_tag=payload["idTag"],
+        id_tag=id_tag,
         id_tag_status=info["status"],
-        meter_start=payload["meterStart"],
-        started_at=started_at,
-        reservation_id=payload.get("reservationId"),
-        remote_start_call=remote_start_awaiting(station_id=station_id, connector_id=connector_id, id_tag=payload["idTag"]),
+        meter_start=meter_start,
+        started_at=timestamp,
+        reservation_id=reservation_id,
+        remote_start_call=remote_start_awaiting(station_id=station_id, connector_id=connector_id, id_tag=id_tag),
     )
-    transaction_started.send(sender=Transaction, transaction=tx, id_tag_info=info)
+    transaction_started.emit(TransactionStarted(tx, info["status"], info.get("parentIdTag", "")))
     return tx, info
 
 
@@ -131,37 +140,48 @@ def remote_start_awaiting(*, station_id: str, connector_id: int, id_tag: str):
     return None
 
 
-def transaction_stop(*, station_id: str, payload: dict) -> dict:
-    """Close the transaction (or keep an unmatched stop); answer idTagInfo when a tag was given."""
-    transaction_id = payload["transactionId"]
-    stopped_at = parse_datetime(payload["timestamp"])
-    reason = payload.get("reason") or "Local"
-    stop_tag = payload.get("idTag", "")
+def transaction_stop(
+    *,
+    station_id: str,
+    transaction_id: int,
+    meter_stop: int,
+    timestamp: datetime,
+    reason: str | None = None,
+    id_tag: str = "",
+    samples: Sequence[SampledValue] = (),
+    reported_transaction_data: list | None = None,
+) -> dict:
+    """Close the transaction (or keep an unmatched stop); answer idTagInfo when a tag was given.
+
+    `samples` are the transactionData's values; an unmatched stop keeps the transactionData as the
+    station wrote it (`reported_transaction_data`) for an operator to read."""
+    reason = reason or "Local"
+    stop_tag = id_tag
     tx = Transaction.objects.select_for_update().filter(pk=transaction_id, station_id=station_id).first()
     if tx is None:
         UnmatchedStopTransaction.objects.create(
             station_id=station_id,
             transaction_id=transaction_id,
             id_tag=stop_tag,
-            meter_stop=payload["meterStop"],
-            timestamp=stopped_at,
+            meter_stop=meter_stop,
+            timestamp=timestamp,
             reason=reason,
-            transaction_data=payload.get("transactionData"),
+            transaction_data=reported_transaction_data,
         )
         logger.warning("StopTransaction for unknown transaction %s on %s kept", transaction_id, station_id)
     else:
-        if payload.get("transactionData"):
+        if samples:
             meter_values_store(
                 station_id=station_id,
                 connector_id=tx.connector_id,
                 transaction_id=tx.pk,
-                meter_values=payload["transactionData"],
+                samples=samples,
                 source="StopTransaction",
                 transaction=tx,
             )
         if tx.stopped_at is None:
-            tx.meter_stop = payload["meterStop"]
-            tx.stopped_at = stopped_at
+            tx.meter_stop = meter_stop
+            tx.stopped_at = timestamp
             tx.stop_reason = reason
             tx.stop_id_tag = stop_tag
             tx.stop_tag_mismatch = bool(stop_tag) and not same_group(stop_tag, tx.id_tag)
@@ -170,7 +190,7 @@ def transaction_stop(*, station_id: str, payload: dict) -> dict:
                 tx.cost = tariff.cost_of(tx.energy_wh)
                 tx.currency = tariff.currency
             tx.save()
-            transaction_stopped.send(sender=Transaction, transaction=tx)
+            transaction_stopped.emit(TransactionStopped(tx))
     if stop_tag:
         return id_tag_info(id_tag=stop_tag, check_concurrency=False)
     return {}
@@ -183,11 +203,26 @@ def tariff_for_station(station_id: str) -> Tariff | None:
 def _check_connector_id(connector_id: int, *, minimum: int) -> None:
     """The schemas only say "integer": refuse what OCPP's ranges forbid before the database does."""
     if connector_id < minimum:
-        raise OCPPError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"connectorId must be at least {minimum}",
-                        {"field": "connectorId"})
+        raise Invalid(f"connectorId must be at least {minimum}", details={"field": "connectorId"})
 
 
 # --- Meter values ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SampledValue:
+    """One sampled value of a MeterValues (or of StopTransaction's transactionData), at the time of
+    its meterValue. The defaults are OCPP's for a field the station left out. Not frozen: MeterValues
+    builds several per Call on the hot path, and a frozen dataclass takes twice as long to build."""
+
+    timestamp: datetime
+    value: str
+    measurand: str = ENERGY_REGISTER
+    phase: str = ""
+    unit: str = "Wh"
+    context: str = "Sample.Periodic"
+    location: str = "Outlet"
+    format: str = "Raw"
 
 
 def _to_decimal(value: str) -> Decimal | None:
@@ -198,24 +233,12 @@ def _to_decimal(value: str) -> Decimal | None:
     return number if number.is_finite() and abs(number) < Decimal("1e13") else None
 
 
-def _register_wh(sample: dict) -> Decimal | None:
-    """The energy register in Wh when this sample is the unphased import register."""
-    if sample.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER or sample.get("phase"):
-        return None
-    if sample.get("format") == "SignedData":
-        return None
-    number = _to_decimal(sample["value"])
-    if number is None:
-        return None
-    return number * 1000 if sample.get("unit") == "kWh" else number
-
-
 def meter_values_store(
     *,
     station_id: str,
     connector_id: int,
     transaction_id: int | None,
-    meter_values: list[dict],
+    samples: Sequence[SampledValue],
     source: str = "MeterValues",
     transaction: Transaction | None = None,
 ) -> int:
@@ -226,32 +249,31 @@ def meter_values_store(
         transaction = Transaction.objects.filter(pk=transaction_id, station_id=station_id).only("pk").first()
     now = timezone.now()
     rows = []
-    latest = None  # (timestamp, Wh)
-    for meter_value in meter_values:
-        timestamp = parse_datetime(meter_value["timestamp"])
-        for sample in meter_value["sampledValue"]:
-            rows.append(
-                MeterValue(
-                    station_id=station_id,
-                    connector_id=connector_id,
-                    transaction=transaction,
-                    reported_transaction_id=transaction_id,
-                    timestamp=timestamp,
-                    value=sample["value"],
-                    numeric_value=_to_decimal(sample["value"]) if sample.get("format") != "SignedData" else None,
-                    measurand=sample.get("measurand", ENERGY_REGISTER),
-                    phase=sample.get("phase", ""),
-                    unit=sample.get("unit", "Wh"),
-                    context=sample.get("context", "Sample.Periodic"),
-                    location=sample.get("location", "Outlet"),
-                    format=sample.get("format", "Raw"),
-                    source=source,
-                    received_at=now,
-                )
+    latest = None  # (timestamp, Wh) of the unphased energy import register
+    for sample in samples:
+        number = _to_decimal(sample.value) if sample.format != "SignedData" else None
+        rows.append(
+            MeterValue(
+                station_id=station_id,
+                connector_id=connector_id,
+                transaction=transaction,
+                reported_transaction_id=transaction_id,
+                timestamp=sample.timestamp,
+                value=sample.value,
+                numeric_value=number,
+                measurand=sample.measurand,
+                phase=sample.phase,
+                unit=sample.unit,
+                context=sample.context,
+                location=sample.location,
+                format=sample.format,
+                source=source,
+                received_at=now,
             )
-            wh = _register_wh(sample)
-            if wh is not None and (latest is None or timestamp >= latest[0]):
-                latest = (timestamp, wh)
+        )
+        if number is not None and sample.measurand == ENERGY_REGISTER and not sample.phase:
+            if latest is None or sample.timestamp >= latest[0]:
+                latest = (sample.timestamp, number * 1000 if sample.unit == "kWh" else number)
     MeterValue.objects.bulk_create(rows)
     if transaction is not None and latest is not None:
         # Only move forward in station time: replayed old samples must not roll the meter back.

@@ -55,9 +55,9 @@ def test_every_model_is_registered_and_every_page_renders(admin_client):
 
 
 @pytest.mark.django_db
-def test_sign_without_ca_and_cancel_from_the_list(admin_client, monkeypatch):
-    monkeypatch.delenv("CSMS_CA_CERT_FILE", raising=False)
-    monkeypatch.delenv("CSMS_CERT_SIGNER", raising=False)
+def test_sign_without_ca_and_cancel_from_the_list(admin_client, settings):
+    settings.CSMS_CA_CERT_FILE = ""
+    settings.CSMS_CERT_SIGNER = ""
     _, request = seed()
     response = admin_client.post(REQUESTS, {"action": "sign_with_ca", "_selected_action": [request.pk]}, follow=True)
     assert any("no CA is configured" in text for _, text in page_messages(response.content.decode()))

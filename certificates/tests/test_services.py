@@ -2,7 +2,8 @@
 
 import pytest
 
-from certificates import pki, services
+from certificates import pki
+from certificates.services import signing
 from certificates.models import CertificateRequest
 from certificates.signers import SigningError
 from stations.models import ChargeStation, ConfigurationKey
@@ -34,13 +35,13 @@ def station():
 
 
 def problems(station_id: str, organization: str | None) -> list[str]:
-    return services.csr_problems(pki.inspect_csr(make_csr(station_id, organization)[0]), station_id=station_id)
+    return signing.csr_problems(pki.inspect_csr(make_csr(station_id, organization)[0]), station_id=station_id)
 
 
-def test_o_must_match_every_known_cpo_name(station, monkeypatch):
-    monkeypatch.delenv("CSMS_CPO_NAME", raising=False)
+def test_o_must_match_every_known_cpo_name(station, settings):
+    settings.CSMS_CPO_NAME = ""
     assert problems(station.pk, "Anyone") == []  # no CPO name known: any single O
-    monkeypatch.setenv("CSMS_CPO_NAME", "ACME")
+    settings.CSMS_CPO_NAME = "ACME"
     assert problems(station.pk, "ACME") == []
     assert problems(station.pk, "Anyone") == ["the subject O is 'Anyone', CSMS_CPO_NAME is 'ACME'"]
     ConfigurationKey.objects.create(station=station, key="CpoName", value="ACME Charging")
@@ -48,7 +49,7 @@ def test_o_must_match_every_known_cpo_name(station, monkeypatch):
 
 
 def receive(station) -> CertificateRequest:
-    return services.certificate_request_receive(station_id=station.pk, csr=make_csr(station.pk)[0])
+    return signing.certificate_request_receive(station_id=station.pk, csr=make_csr(station.pk)[0])
 
 
 @pytest.mark.parametrize("signer, status, detail", [
@@ -56,24 +57,24 @@ def receive(station) -> CertificateRequest:
     (f"{__name__}.RefusingSigner", "signing_failed", "refusing CA: policy: no certificates on Sundays"),
     ("certificates.tests.nowhere.Signer", "signing_failed", "the configured signer cannot be loaded"),
 ])
-def test_pluggable_signers_outcomes_are_recorded(station, monkeypatch, signer, status, detail):
-    monkeypatch.setenv("CSMS_CERT_SIGNER", signer)
+def test_pluggable_signers_outcomes_are_recorded(station, settings, signer, status, detail):
+    settings.CSMS_CERT_SIGNER = signer
     request = receive(station)
     assert request.status == "pending" and request.detail == "accepted; being signed by the CA"
-    signed = services.certificate_request_sign_automatically(request_id=request.pk)
+    signed = signing.certificate_request_sign_automatically(request_id=request.pk)
     assert signed.status == status and detail in signed.detail
 
 
-def test_signed_for_an_offline_station_is_kept_undelivered(station, monkeypatch, tmp_path):
+def test_signed_for_an_offline_station_is_kept_undelivered(station, settings, tmp_path):
     from .pkitools import make_ca, write_ca_files
 
     root, key = make_ca()
     cert_file, key_file = write_ca_files(tmp_path, [root], key)
-    monkeypatch.delenv("CSMS_CERT_SIGNER", raising=False)
-    monkeypatch.setenv("CSMS_CA_CERT_FILE", cert_file)
-    monkeypatch.setenv("CSMS_CA_KEY_FILE", key_file)
-    request = services.certificate_request_sign_automatically(request_id=receive(station).pk)
+    settings.CSMS_CERT_SIGNER = ""
+    settings.CSMS_CA_CERT_FILE = cert_file
+    settings.CSMS_CA_KEY_FILE = key_file
+    request = signing.certificate_request_sign_automatically(request_id=receive(station).pk)
     assert request.status == "undelivered" and request.detail == "signed, not sent: station CP-SVC is not connected"
     assert pki.load_certificates(request.certificate_chain)[0].issuer == root.subject
-    with pytest.raises(services.CertificateRefused, match="only a pending request is signed"):
-        services.certificate_request_sign(request_id=request.pk)
+    with pytest.raises(signing.CertificateRefused, match="only a pending request is signed"):
+        signing.certificate_request_sign(request_id=request.pk)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
 
 import fastjsonschema
@@ -105,6 +105,12 @@ def parse_datetime(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+def format_datetime(value: datetime, *, timespec: str = "milliseconds") -> str:
+    """An aware datetime as an OCPP dateTime: UTC, written with a Z. `timespec` is isoformat's; a
+    caller keeps the precision its peers have always been sent (a local list entry compares by text)."""
+    return value.astimezone(dt_timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 _FORMATS = {"date-time": is_datetime, "uri": lambda value: True}

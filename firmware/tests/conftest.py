@@ -11,7 +11,7 @@ from csms.testing import Api
 @pytest.fixture
 def make_firmware(transactional_db):
     """Store a firmware the way an operator does in admin (the file lands in MEDIA_ROOT)."""
-    from firmware import services
+    from firmware.services import files
     from firmware.models import Firmware
 
     made = []
@@ -21,12 +21,12 @@ def make_firmware(transactional_db):
         if content is not None:
             firmware.file.save(filename, ContentFile(content), save=False)
         firmware.save()
-        services.firmware_file_describe(firmware=firmware)
+        files.firmware_file_describe(firmware=firmware)
         made.append(firmware)
         return firmware
 
     yield make
-    from firmware.services import stored_file_delete
+    from firmware.services.files import stored_file_delete
 
     for firmware in made:
         if firmware.file:
@@ -38,7 +38,7 @@ def uploads_cleanup(transactional_db):
     """Remove the files stations uploaded during a test."""
     yield
     from firmware.models import DiagnosticsRequest
-    from firmware.services import stored_file_delete
+    from firmware.services.files import stored_file_delete
 
     for row in DiagnosticsRequest.objects.exclude(file=""):
         stored_file_delete(row.file.storage, row.file.name)

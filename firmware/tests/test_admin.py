@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from csms.testing import connect_station, db, eventually
-from firmware import services
+from firmware.services import files, updates
 from firmware.models import DiagnosticsRequest, Firmware, FirmwareUpdate, FirmwareUpdateTarget
 from stations.models import ChargeStation
 from stations.tests.admin_helpers import page_messages
@@ -49,7 +49,7 @@ def test_uploading_a_firmware_file_records_its_size_and_hash(admin_client):
             "name": "Nothing", "external_location": "", "signing_certificate": "PEM", "signature": ""})
         assert response.status_code == 200 and "either a file or an external location" in text_of(response)
     finally:
-        services.stored_file_delete(firmware.file.storage, firmware.file.name)
+        files.stored_file_delete(firmware.file.storage, firmware.file.name)
 
 
 def test_update_firmware_action_asks_then_creates_the_job(admin_client, make_station):
@@ -81,7 +81,7 @@ def test_update_firmware_action_asks_then_creates_the_job(admin_client, make_sta
 
 def test_job_actions_cancel_and_send_again(admin_client, make_station):
     station = make_station("CP-FW-ADMIN-JOB")
-    update = services.firmware_update_create(stations=[station], location="https://fw.example.com/j.bin")
+    update = updates.firmware_update_create(stations=[station], location="https://fw.example.com/j.bin")
     url = reverse("admin:firmware_firmwareupdate_changelist")
     admin_client.post(url, {"action": "cancel_updates", "_selected_action": [update.pk]})
     assert FirmwareUpdateTarget.objects.get(update=update).state == "cancelled"
@@ -103,7 +103,7 @@ def test_request_diagnostics_action_refuses_offline_stations(admin_client, make_
 
 def test_diagnostics_pages_link_the_uploaded_file(admin_client, make_station):
     row = DiagnosticsRequest.objects.create(station=make_station("CP-DG-ADMIN"), location="http://x/")
-    row = services.diagnostics_upload_store(request=row, chunks=[b"diagnostic ", b"lines"], filename="d.log")
+    row = files.diagnostics_upload_store(request=row, chunks=[b"diagnostic ", b"lines"], filename="d.log")
     try:
         download = reverse("admin:firmware_diagnosticsrequest_download", args=[row.pk])
         changelist = text_of(admin_client.get(reverse("admin:firmware_diagnosticsrequest_changelist")))
@@ -113,13 +113,13 @@ def test_diagnostics_pages_link_the_uploaded_file(admin_client, make_station):
         response = admin_client.get(download)
         assert response.status_code == 200 and b"".join(response.streaming_content) == b"diagnostic lines"
     finally:
-        services.stored_file_delete(row.file.storage, row.file.name)
+        files.stored_file_delete(row.file.storage, row.file.name)
 
 
 def test_deleting_a_station_removes_its_uploaded_files(admin_client, make_station):
     station = make_station("CP-DG-DELETE")
     row = DiagnosticsRequest.objects.create(station=station, location="http://x/")
-    row = services.diagnostics_upload_store(request=row, chunks=[b"bye"], filename="gone.log")
+    row = files.diagnostics_upload_store(request=row, chunks=[b"bye"], filename="gone.log")
     storage, name = row.file.storage, row.file.name
     assert storage.exists(name)
     ChargeStation.objects.get(pk=station.pk).delete()

@@ -170,7 +170,7 @@ async def test_a_request_sent_by_hand_through_the_calls_api_is_tracked(node, api
 
 
 def test_partners_see_only_their_stations_uploads(partner_api, make_station, api):
-    from firmware.services import diagnostics_upload_store
+    from firmware.services.files import diagnostics_upload_store
 
     partner_a, api_a = partner_api(f"DG A {uuid.uuid4().hex[:4]}")
     _, api_b = partner_api(f"DG B {uuid.uuid4().hex[:4]}")

@@ -318,7 +318,7 @@ def test_partners_see_and_update_only_their_own_stations(partner_api, make_stati
 
 
 def test_silent_updates_are_probed_then_marked_stuck(make_station, settings):
-    from firmware import services
+    from firmware.services import updates
     from firmware.tasks import watch_firmware_updates
 
     settings.CSMS_FIRMWARE_STUCK_MINUTES = 60
@@ -345,7 +345,7 @@ def test_silent_updates_are_probed_then_marked_stuck(make_station, settings):
     assert watch_firmware_updates() == {"confirmed": 0, "probed": 0, "stuck": 0}  # asked once per silence
 
     # Any news brings a stuck update back.
-    services.firmware_status_record(station_id=offline.pk, status="Downloaded")
+    updates.firmware_status_record(station_id=offline.pk, status="Downloaded")
     lost.refresh_from_db()
     assert (lost.state, lost.status) == ("in_progress", "Downloaded")
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from csms.ocpp.schemas import format_datetime
 from locallists import selectors
 from locallists.models import LocalList, LocalListEntry, Selection
 from transactions.services import id_tag_info
@@ -27,7 +28,7 @@ def test_entry_status_follows_the_authorization_rules(make_id_tag):
         assert entry["status"] == answered["status"], tag.id_tag
         assert entry.get("parentIdTag") == answered.get("parentIdTag"), tag.id_tag
         # The list carries the tag's own expiry, not the authorization cache's horizon.
-        expected = selectors.ocpp_datetime(tag.expiry_date) if tag.expiry_date else None
+        expected = format_datetime(tag.expiry_date, timespec="seconds") if tag.expiry_date else None
         assert entry.get("expiryDate") == expected, tag.id_tag
 
 
@@ -41,6 +42,7 @@ def test_changes_put_removals_first_and_additions_last():
 
 def test_tag_changes_mark_the_lists_concerned(make_station, make_id_tag):
     from partners.models import Partner
+    from locallists.services import local_list_configure
     from transactions.id_tags import id_tag_delete, id_tag_update
 
     ours, theirs = Partner.objects.create(name="Mark A"), Partner.objects.create(name="Mark B")
@@ -54,7 +56,7 @@ def test_tag_changes_mark_the_lists_concerned(make_station, make_id_tag):
     tag = make_id_tag("MARK-1", partner=ours)
     assert outdated() == {by_partner.pk}
     LocalList.objects.update(outdated=False)
-    explicit.id_tags.add(tag)  # choosing it in admin
+    local_list_configure(station=explicit.station, id_tags=[tag])  # choosing it in admin or the API
     assert outdated() == {explicit.pk}
     LocalList.objects.update(outdated=False)
     LocalListEntry.objects.create(local_list=unrelated, id_tag="MARK-1", id_tag_info={"status": "Accepted"})

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from csms.testing import CallErrorReceived, connect_station, db, eventually
 from locallists.models import LocalList, LocalListSync
-from locallists.selectors import ocpp_datetime
+from csms.ocpp.schemas import format_datetime
 from csms.ocpp.models import Call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,7 +77,7 @@ async def test_a_full_update_then_differentials(node, api, make_station, make_id
             "localAuthorizationList": [
                 {"idTag": "LL-A", "idTagInfo": {"status": "Accepted"}},
                 {"idTag": "LL-B", "idTagInfo": {"status": "Accepted", "parentIdTag": "LL-FLEET",
-                                                "expiryDate": ocpp_datetime(expiry)}},
+                                                "expiryDate": format_datetime(expiry, timespec="seconds")}},
             ],
         }]
         assert body["version"] == 1 and body["last_sync_status"] == "Accepted" and body["outdated"] is False

@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from csms.testing import connect_station, db, eventually, results
 from reservations.models import Reservation
-from reservations.services import ocpp_datetime
+from csms.ocpp.schemas import format_datetime
 from csms.ocpp.models import Call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def in_minutes(minutes: float) -> str:
-    return ocpp_datetime(timezone.now() + timedelta(minutes=minutes))
+    return format_datetime(timezone.now() + timedelta(minutes=minutes))
 
 
 def reservation_status(reservation_id: int):
@@ -30,7 +30,7 @@ async def reserve(api, station_id: str, connector_id: int, id_tag: str, minutes:
 
 async def start_transaction(cp, connector_id: int, id_tag: str, **extra) -> dict:
     return await cp.send("StartTransaction", {
-        "connectorId": connector_id, "idTag": id_tag, "meterStart": 0, "timestamp": ocpp_datetime(timezone.now()), **extra,
+        "connectorId": connector_id, "idTag": id_tag, "meterStart": 0, "timestamp": format_datetime(timezone.now()), **extra,
     })
 
 
@@ -179,7 +179,7 @@ async def test_faulted_or_unavailable_connector_ends_accepted_reservations(node,
 
         async def status(connector_id: int, value: str):
             await cp.send("StatusNotification", {"connectorId": connector_id, "errorCode": "NoError", "status": value,
-                                                 "timestamp": ocpp_datetime(timezone.now())})
+                                                 "timestamp": format_datetime(timezone.now())})
 
         await status(1, "Faulted")
         assert await db(reservation_status(on_one["id"]))() == "cancelled"

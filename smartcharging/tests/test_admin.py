@@ -98,7 +98,7 @@ async def test_assign_clear_and_composite_from_admin(node, admin_session, make_s
 def test_every_changelist_and_page_renders(admin_client):
     from django.urls import reverse
 
-    from smartcharging import services
+    from smartcharging.services import library, mirror
     from smartcharging.models import (
         ChargingProfile,
         ChargingProfileAssignment,
@@ -109,14 +109,14 @@ def test_every_changelist_and_page_renders(admin_client):
     from stations.models import ChargeStation
 
     station = ChargeStation.objects.create(id="CP-SC-ADMIN")
-    profile = services.charging_profile_create(purpose="TxDefaultProfile", charging_rate_unit="W", kind="Relative",
+    profile = library.charging_profile_create(purpose="TxDefaultProfile", charging_rate_unit="W", kind="Relative",
                                                periods=[{"start_period": 0, "limit": "7400"}])
     assignment = ChargingProfileAssignment.objects.create(station=station, profile=profile, connector_id=1,
                                                           via="SetChargingProfile")
-    cs_profile = services.library_profile_payload(profile=profile, charging_profile_id=assignment.pk)
+    cs_profile = library.library_profile_payload(profile=profile, charging_profile_id=assignment.pk)
     call = Call.objects.create(station=station, action="SetChargingProfile",
                                payload={"connectorId": 1, "csChargingProfiles": cs_profile})
-    installed = services.installed_profile_apply(station_id=station.pk, connector_id=1, cs_profile=cs_profile, call=call)
+    installed = mirror.installed_profile_apply(station_id=station.pk, connector_id=1, cs_profile=cs_profile, call=call)
     report = StationCompositeSchedule.objects.create(
         station=station, connector_id=1, duration=600, status="Accepted", agrees=False,
         charging_schedule={"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}]},

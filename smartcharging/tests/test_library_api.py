@@ -96,7 +96,7 @@ def test_partners_use_shared_profiles_and_manage_their_own(api, node):
 async def test_wire_limits_keep_one_decimal(api):
     """0.3 A written as JSON must reach the OCPP schema check as 0.3 (multipleOf 0.1)."""
     from smartcharging.models import ChargingProfile
-    from smartcharging.services import library_profile_payload
+    from smartcharging.services.library import library_profile_payload
     from csms.ocpp.calls import call_validate
 
     body = (await db(api.post)("/api/v1/charging-profiles/", json=GOOD)).json()

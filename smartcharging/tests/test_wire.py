@@ -5,13 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from csms.ocpp.schemas import format_datetime
 from csms.testing import connect_station, db, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return format_datetime(moment, timespec="seconds")
 
 
 def now() -> datetime:

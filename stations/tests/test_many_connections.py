@@ -1,7 +1,7 @@
 """Hundreds of stations on one node over PostgreSQL and Redis stay connected and reachable.
 
 redis-py 8's defaults (5 s socket_timeout, 100 pooled connections) tore channels-redis consumers
-down every few seconds under load (DESIGN.md, docs/adr/0004-channel-layer.md): this holds many
+down every few seconds under load (DESIGN.md, docs/adr/0004-reaching-a-station.md): this holds many
 sockets idle for longer than that timeout, then checks each one both ways.
 """
 

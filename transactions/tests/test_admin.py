@@ -14,7 +14,7 @@ from csms.ocpp.models import Call
 from stations.models import ChargeStation
 from stations.tests.admin_helpers import page_messages
 from transactions.models import IdTag, MeterValue, Transaction
-from transactions.signals import id_tag_changed
+from transactions.hooks import id_tag_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -87,8 +87,8 @@ def test_transactions_are_read_only(admin_client, station):
 def test_id_tag_admin_writes_through_the_service(admin_client):
     changes = []
 
-    def record(sender, id_tag, deleted, **kwargs):
-        changes.append((id_tag, deleted))
+    def record(event):
+        changes.append((event.id_tag, event.deleted))
 
     id_tag_changed.connect(record)
     try:

@@ -1,0 +1,43 @@
+"""Where stations fetch firmware and upload diagnostics: locations given by operators, and the URLs
+this CSMS serves (docs/adr/0051-serving-firmware.md, docs/adr/0052-diagnostics-uploads.md)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+
+from csms.errors import Invalid
+
+LOCATION_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "sftp"})
+# Security Whitepaper field sizes.
+SIGNED_LOCATION_MAX = 512
+
+
+def public_base_url(request=None) -> str:
+    """Where stations reach this CSMS over HTTP(S): CSMS_PUBLIC_URL, else the URL the request came to."""
+    if settings.CSMS_PUBLIC_URL:
+        return settings.CSMS_PUBLIC_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    raise Invalid("CSMS_PUBLIC_URL is not set and there is no request to derive the CSMS's address from")
+
+
+def location_validate(location: str, *, max_length: int | None = None) -> str:
+    location = (location or "").strip()
+    parts = urlsplit(location)
+    if parts.scheme.lower() not in LOCATION_SCHEMES or not parts.netloc:
+        raise Invalid(f"location must be an absolute {', '.join(sorted(LOCATION_SCHEMES))} URL")
+    if any(char.isspace() or ord(char) < 32 for char in location):
+        raise Invalid("location must not contain spaces or control characters")
+    if max_length is not None and len(location) > max_length:
+        raise Invalid(f"location has at most {max_length} characters here")
+    return location
+
+
+def firmware_download_url(*, base_url: str, token: str, filename: str) -> str:
+    return f"{base_url}/firmware/download/{token}/{quote(filename or 'firmware.bin')}"
+
+
+def diagnostics_upload_url(*, base_url: str, token: str) -> str:
+    return f"{base_url}/diagnostics/upload/{token}/"

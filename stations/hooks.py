@@ -1,0 +1,22 @@
+"""What the stations app tells other apps, inside the transaction that made the change
+(csms.hooks: each receiver in a savepoint of its own; a failing one is logged and rolled back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csms.hooks import Hook
+
+from .models import Connector
+
+
+@dataclass(frozen=True)
+class ConnectorStatusChanged:
+    connector: Connector  # as stored after the report
+    previous_status: str | None  # None: the connector was new
+    # What this StatusNotification said. It differs from connector.status when the report was
+    # older (station time) than the status already stored, and so was not applied.
+    reported_status: str
+
+
+connector_status_changed: Hook[ConnectorStatusChanged] = Hook("connector_status_changed")
