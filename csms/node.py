@@ -99,8 +99,11 @@ class NodeServer(daphne.server.Server):
         # Beyond its own cap the protocol closes with 1009 instead of dropping the TCP connection.
         self.ws_factory.setProtocolOptions(failByDrop=False)
         signal.signal(signal.SIGTERM, lambda signum, frame: reactor.callFromThread(self._drain_then_stop))
+        from csms.nodeservices import start_all
+
         loop = asyncio.get_event_loop()
         self._node_task = loop.create_task(report_alive_forever())
+        start_all(loop)
         if not settings.REDIS_URL:
             from csms.scheduler import run_schedule
 

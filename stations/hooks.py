@@ -20,3 +20,23 @@ class ConnectorStatusChanged:
 
 
 connector_status_changed: Hook[ConnectorStatusChanged] = Hook("connector_status_changed")
+
+
+@dataclass(frozen=True)
+class StationConnected:
+    station_id: str
+    node: str
+    remote_address: str
+
+
+@dataclass(frozen=True)
+class StationDisconnected:
+    station_id: str
+    # closed: its socket closed; node_stopped: its node drained; node_lost: the node holding it
+    # stopped reporting; corrected: the node's report found it no longer held it (its own
+    # bookkeeping could not run).
+    reason: str
+
+
+station_connected: Hook[StationConnected] = Hook("station_connected")
+station_disconnected: Hook[StationDisconnected] = Hook("station_disconnected")

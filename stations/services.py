@@ -19,7 +19,14 @@ from csms.ocpp.channels import channel_send, station_send
 from csms.ocpp.directory import Admission
 from csms.ocpp.models import Call, MessageLog
 
-from .hooks import ConnectorStatusChanged, connector_status_changed
+from .hooks import (
+    ConnectorStatusChanged,
+    StationConnected,
+    StationDisconnected,
+    connector_status_changed,
+    station_connected,
+    station_disconnected,
+)
 from .models import (
     ChargeStation,
     Connector,
@@ -96,14 +103,17 @@ def station_connect(*, station_id: str, channel_name: str, node: str, subprotoco
             subprotocol=subprotocol,
             remote_address=remote_address[:100],
         )
+        if previous is None:  # a replacement is no news: the station never left
+            station_connected.emit(StationConnected(station_id, node, remote_address[:100]))
     return previous or None
 
 
 def station_disconnect(*, station_id: str, channel_name: str) -> None:
     """Mark the station offline unless a newer connection has already taken it over."""
-    ChargeStation.objects.filter(pk=station_id, channel_name=channel_name).update(
-        online=False, channel_name="", disconnected_at=timezone.now()
-    )
+    with transaction.atomic():
+        if ChargeStation.objects.filter(pk=station_id, channel_name=channel_name).update(
+                online=False, channel_name="", disconnected_at=timezone.now()):
+            station_disconnected.emit(StationDisconnected(station_id, "closed"))
 
 
 def node_report(*, name: str, held: dict[str, str], as_of) -> int:
@@ -121,11 +131,14 @@ def node_report(*, name: str, held: dict[str, str], as_of) -> int:
         corrected += ChargeStation.objects.filter(pk=station_id, online=False).update(
             online=True, node=name, channel_name=held[station_id]
         )
-    corrected += (
-        ChargeStation.objects.filter(node=name, online=True, connected_at__lt=as_of)
-        .exclude(channel_name__in=list(held.values()))
-        .update(online=False, channel_name="", disconnected_at=timezone.now())
-    )
+    gone = list(ChargeStation.objects.filter(node=name, online=True, connected_at__lt=as_of)
+                .exclude(channel_name__in=list(held.values())).values_list("pk", flat=True))
+    if gone:
+        with transaction.atomic():
+            corrected += ChargeStation.objects.filter(pk__in=gone, node=name, online=True, connected_at__lt=as_of).update(
+                online=False, channel_name="", disconnected_at=timezone.now())
+            for station_id in gone:
+                station_disconnected.emit(StationDisconnected(station_id, "corrected"))
     return corrected
 
 
@@ -140,8 +153,11 @@ def node_stop(*, name: str) -> list[str]:
     """A node stopped: whatever it still held is offline. Returns those stations' ids."""
     held = list(ChargeStation.objects.filter(node=name, online=True).values_list("pk", flat=True))
     if held:
-        ChargeStation.objects.filter(pk__in=held, node=name, online=True).update(
-            online=False, channel_name="", disconnected_at=timezone.now())
+        with transaction.atomic():
+            ChargeStation.objects.filter(pk__in=held, node=name, online=True).update(
+                online=False, channel_name="", disconnected_at=timezone.now())
+            for station_id in held:
+                station_disconnected.emit(StationDisconnected(station_id, "node_stopped"))
     Node.objects.filter(name=name).update(last_seen=timezone.now() - timedelta(days=1))
     return held
 
@@ -156,8 +172,11 @@ def stations_of_dead_nodes_mark_offline(*, silent_for: float | None = None) -> l
         return []
     released = list(ChargeStation.objects.filter(online=True, node__in=dead).values_list("pk", flat=True))
     if released:
-        ChargeStation.objects.filter(pk__in=released, online=True, node__in=dead).update(
-            online=False, channel_name="", disconnected_at=timezone.now())
+        with transaction.atomic():
+            ChargeStation.objects.filter(pk__in=released, online=True, node__in=dead).update(
+                online=False, channel_name="", disconnected_at=timezone.now())
+            for station_id in released:
+                station_disconnected.emit(StationDisconnected(station_id, "node_lost"))
     return released
 
 

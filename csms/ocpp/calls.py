@@ -20,6 +20,7 @@ from csms.errors import Conflict, Invalid
 from . import directory, router
 from .channels import ChannelLayerUnavailable, station_send
 from .errors import OCPPError
+from .hooks import CallFinished, call_finished
 from .models import Call, CallStatus
 from .schemas import CSMS_ACTIONS, STATION_ACTIONS, validate_request
 
@@ -140,6 +141,7 @@ def call_complete(*, call_id: int, response: dict) -> None:
             call.error_code = "InternalError"
             call.error_description = f"the answer was received but could not be applied: {exc}"
         call.save()
+        _announce(call)
 
 
 def call_finish(
@@ -158,7 +160,13 @@ def call_finish(
         call.save()
         for handler in router.failure_handlers(call.action):
             handler(call)
+        _announce(call)
     return True
+
+
+def _announce(call: Call) -> None:
+    call_finished.emit(CallFinished(call.pk, call.station_id, call.action, call.status, call.response,
+                                    call.error_code))
 
 
 def calls_fail_disconnected(*, call_ids: list[int]) -> None:

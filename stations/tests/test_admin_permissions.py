@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from certificates.models import CertificateRequest, InstalledCertificate
 from csms.ocpp.models import Call
-from firmware import services as firmware_services
+from firmware.services import updates as firmware_updates
 from locallists.models import LocalList
 from reservations.models import Reservation
-from smartcharging import services as smartcharging_services
+from smartcharging.services import library as smartcharging_library
 from stations.models import ChargeStation
 from stations.tests.admin_helpers import page_messages
 from transactions.models import Transaction
@@ -35,6 +35,7 @@ SENDS_NO_CALL = {
     "stations.chargestation": {"reject_registration"},
     "transactions.idtag": {"block", "unblock"},
     "certificates.certificaterequest": {"cancel_requests"},
+    "alerts.alert": {"acknowledge"},
 }
 # Custom admin URLs (by name) that send no Call.
 URLS_WITHOUT_CALLS = {"firmware_diagnosticsrequest_download", "certificates_certificaterequest_step:cancel",
@@ -55,8 +56,8 @@ def samples(db) -> dict[str, object]:
     installed = InstalledCertificate.objects.create(
         station=station, certificate_type="CentralSystemRootCertificate", hash_algorithm="SHA256",
         issuer_name_hash="aa", issuer_key_hash="bb", serial_number="1F", source="reported")
-    update = firmware_services.firmware_update_create(stations=[offline], location="https://fw.example.com/a.bin")
-    profile = smartcharging_services.charging_profile_create(purpose="TxDefaultProfile", charging_rate_unit="A",
+    update = firmware_updates.firmware_update_create(stations=[offline], location="https://fw.example.com/a.bin")
+    profile = smartcharging_library.charging_profile_create(purpose="TxDefaultProfile", charging_rate_unit="A",
                                                              kind="Relative", periods=[{"start_period": 0, "limit": "16"}])
     reservation = Reservation.objects.create(station=station, connector_id=1, id_tag="TAG1", status="accepted",
                                              expiry_date=timezone.now() + timedelta(hours=1))
