@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from csms.hooks import Hook
 
@@ -40,3 +41,24 @@ class StationDisconnected:
 
 station_connected: Hook[StationConnected] = Hook("station_connected")
 station_disconnected: Hook[StationDisconnected] = Hook("station_disconnected")
+
+
+@dataclass(frozen=True)
+class StationBooted:
+    station_id: str
+    firmware_version: str
+    registration_status: str  # what the BootNotification was answered
+
+
+@dataclass(frozen=True)
+class SecurityEventRecorded:
+    station_id: str
+    security_event_id: int
+    type: str
+    timestamp: datetime
+    tech_info: str
+    critical: bool = False
+
+
+station_booted: Hook[StationBooted] = Hook("station_booted")
+security_event_recorded: Hook[SecurityEventRecorded] = Hook("security_event_recorded")

@@ -21,9 +21,13 @@ from csms.ocpp.models import Call, MessageLog
 
 from .hooks import (
     ConnectorStatusChanged,
+    SecurityEventRecorded,
+    StationBooted,
     StationConnected,
     StationDisconnected,
     connector_status_changed,
+    security_event_recorded,
+    station_booted,
     station_connected,
     station_disconnected,
 )
@@ -371,6 +375,7 @@ def station_boot(
     # A boot is the reset that a RebootRequired configuration change was waiting for.
     station.reset_required = False
     station.save()
+    station_booted.emit(StationBooted(station_id, firmware_version, station.registration_status))
     return station.registration_status
 
 
@@ -443,4 +448,6 @@ def data_transfer_record(
 
 
 def security_event_record(*, station_id: str, event_type: str, timestamp: datetime, tech_info: str = "") -> SecurityEvent:
-    return SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp, tech_info=tech_info)
+    event = SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp, tech_info=tech_info)
+    security_event_recorded.emit(SecurityEventRecorded(station_id, event.pk, event_type, timestamp, tech_info))
+    return event
