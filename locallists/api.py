@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -96,8 +96,12 @@ class StationLocalListView(APIView):
         data = body.validated_data
         tags = None
         if "id_tags" in data:
-            tags = list(id_tags_visible_to(request.user).filter(id_tag__in=data["id_tags"]))
-            missing = sorted(set(data["id_tags"]) - {tag.id_tag for tag in tags})
+            wanted = Q()
+            for value in data["id_tags"]:
+                wanted |= Q(id_tag__iexact=value)
+            tags = list(id_tags_visible_to(request.user).filter(wanted)) if data["id_tags"] else []
+            known = {tag.id_tag.upper() for tag in tags}
+            missing = sorted(value for value in set(data["id_tags"]) if value.upper() not in known)
             if missing:
                 raise serializers.ValidationError({"id_tags": f"unknown id tags: {', '.join(missing)}"})
         local_list = services.local_list_configure(

@@ -73,10 +73,18 @@ def held_entries(local_list: LocalList) -> dict[str, dict]:
 
 def list_changes(held: dict[str, dict], desired: dict[str, dict]) -> list[dict]:
     """The Differential entries taking `held` to `desired`: removals first, then updates, then
-    additions, so that a list sent in chunks never holds more than the larger of both."""
-    removals = [{"idTag": tag} for tag in sorted(held) if tag not in desired]
-    updates = [{"idTag": tag, "idTagInfo": info} for tag, info in desired.items() if tag in held and held[tag] != info]
-    additions = [{"idTag": tag, "idTagInfo": info} for tag, info in desired.items() if tag not in held]
+    additions, so that a list sent in chunks never holds more than the larger of both. Tags compare
+    case-insensitively, as the station compares them: a held `abc` is the desired `ABC`."""
+    held_by_key = {tag.upper(): (tag, info) for tag, info in held.items()}
+    desired_keys = {tag.upper() for tag in desired}
+    removals = [{"idTag": tag} for key, (tag, _) in sorted(held_by_key.items()) if key not in desired_keys]
+    updates, additions = [], []
+    for tag, info in desired.items():
+        was = held_by_key.get(tag.upper())
+        if was is None:
+            additions.append({"idTag": tag, "idTagInfo": info})
+        elif was[1] != info or was[0] != tag:
+            updates.append({"idTag": tag, "idTagInfo": info})
     return removals + updates + additions
 
 
@@ -90,10 +98,10 @@ def running_sync(local_list: LocalList) -> LocalListSync | None:
 
 def lists_concerned_by_tag(*, id_tag: str, partner_id: int | None, deleted: bool) -> QuerySet[LocalList]:
     """Lists that hold the tag, or whose selection includes it."""
-    concerned = Q(entries__id_tag=id_tag)
+    concerned = Q(entries__id_tag__iexact=id_tag)
     if not deleted:
         concerned |= Q(selection=Selection.PARTNER, station__partner_id=partner_id)
-        concerned |= Q(selection=Selection.EXPLICIT, id_tags__id_tag=id_tag)
+        concerned |= Q(selection=Selection.EXPLICIT, id_tags__id_tag__iexact=id_tag)
     return LocalList.objects.filter(concerned)
 
 

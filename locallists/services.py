@@ -166,12 +166,10 @@ def _apply(local_list: LocalList, payload: dict) -> None:
         local_list.entries_known = True
     else:
         for item in payload.get("localAuthorizationList", []):
+            # One entry per tag whatever its case: the station replaced `abc` when it was sent `ABC`.
+            LocalListEntry.objects.filter(local_list=local_list, id_tag__iexact=item["idTag"]).delete()
             if "idTagInfo" in item:
-                LocalListEntry.objects.update_or_create(
-                    local_list=local_list, id_tag=item["idTag"], defaults={"id_tag_info": item["idTagInfo"]}
-                )
-            else:
-                LocalListEntry.objects.filter(local_list=local_list, id_tag=item["idTag"]).delete()
+                LocalListEntry.objects.create(local_list=local_list, id_tag=item["idTag"], id_tag_info=item["idTagInfo"])
     local_list.version = payload["listVersion"]
     local_list.last_version_sent = max(local_list.last_version_sent, payload["listVersion"])
     local_list.supported = True
@@ -304,7 +302,7 @@ def local_lists_mark_outdated_for_tag(*, id_tag: str, deleted: bool = False) -> 
     out of date."""
     partner_id = None
     if not deleted:
-        tag = IdTag.objects.filter(id_tag=id_tag).values("partner_id").first()
+        tag = IdTag.objects.filter(id_tag__iexact=id_tag).values("partner_id").first()
         deleted = tag is None
         partner_id = tag["partner_id"] if tag else None
     concerned = selectors.lists_concerned_by_tag(id_tag=id_tag, partner_id=partner_id, deleted=deleted)

@@ -97,7 +97,7 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def _check_tag(self, id_tag: str) -> None:
         """A tag of another partner is as unknown as a station of another partner."""
-        if IdTag.objects.filter(id_tag=id_tag).exists() and not id_tags_visible_to(self.request.user).filter(id_tag=id_tag).exists():
+        if IdTag.objects.filter(id_tag__iexact=id_tag).exists() and not id_tags_visible_to(self.request.user).filter(id_tag__iexact=id_tag).exists():
             raise NotFound(f"id tag {id_tag} not found")
 
     @extend_schema(request=None, responses={202: ReservationSerializer, 200: ReservationSerializer}, parameters=[WAIT_PARAMETER])

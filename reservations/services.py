@@ -17,6 +17,7 @@ from partners.selectors import acting_user
 from stations.models import ChargeStation, ConnectorStatus
 from stations.selectors import station_config_bool
 from transactions.models import IdTag
+from transactions.id_tags import same_id_tag
 from transactions.services import same_group
 
 from .models import ACTIVE_STATUSES, ANSWER_STATUSES, Reservation, ReservationStatus
@@ -61,7 +62,7 @@ def reservation_create(
     reservation.station = station
     reservation.connector_id = connector_id
     reservation.id_tag = id_tag
-    reservation.parent_id_tag = IdTag.objects.filter(id_tag=id_tag).values_list("parent_id_tag", flat=True).first() or ""
+    reservation.parent_id_tag = IdTag.objects.filter(id_tag__iexact=id_tag).values_list("parent_id_tag", flat=True).first() or ""
     reservation.expiry_date = expiry_date
     reservation.status = ReservationStatus.REQUESTED
     reservation.detail = "replaces the earlier reservation with this id" if reservation.pk else ""
@@ -205,7 +206,7 @@ def _reservation_of_tag(tx, parent: str) -> Reservation | None:
         .order_by("-connector_id", "expiry_date", "pk")  # the connector's own reservation before connector 0's
     )
     for reservation in candidates:
-        if same_group(tx.id_tag, reservation.id_tag) or (parent and parent == reservation.parent_id_tag):
+        if same_group(tx.id_tag, reservation.id_tag) or (parent and same_id_tag(parent, reservation.parent_id_tag)):
             return reservation
     return None
 

@@ -6,6 +6,7 @@ operator's to manage; their writes go through transactions.id_tags so that local
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
@@ -36,8 +37,9 @@ from csms.admin.presentation import (
     pretty_json,
 )
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from csms.errors import DomainError
 
-from .id_tags import id_tag_create, id_tag_delete, id_tag_update
+from .id_tags import id_tag_case_duplicates, id_tag_create, id_tag_delete, id_tag_update, id_tag_validate_new
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 # --- Remote stop --------------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     def get_search_results(self, request, queryset, search_term):
         # "=id" with a word would be an invalid integer lookup: search the text fields only then.
         if search_term and not search_term.strip().isdigit():
-            return queryset.filter(Q(station_id=search_term.strip()) | Q(id_tag=search_term.strip())), False
+            return queryset.filter(Q(station_id=search_term.strip()) | Q(id_tag__iexact=search_term.strip())), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="tag status", ordering="id_tag_status")
@@ -194,7 +196,7 @@ class UnmatchedStopTransactionAdmin(StationColumnMixin, ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         if search_term and not search_term.strip().isdigit():
-            return queryset.filter(id_tag=search_term.strip()), False
+            return queryset.filter(id_tag__iexact=search_term.strip()), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="transaction data")
@@ -224,8 +226,24 @@ class ExpiryFilter(admin.SimpleListFilter):
 ID_TAG_FIELDS = ["parent_id_tag", "partner", "expiry_date", "blocked", "max_active_transactions", "description"]
 
 
+class IdTagAdminForm(forms.ModelForm):
+    class Meta:
+        model = IdTag
+        fields = "__all__"
+
+    def clean_id_tag(self):
+        value = self.cleaned_data["id_tag"]
+        if self.instance.pk is None:
+            try:
+                id_tag_validate_new(value)
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
+
+
 @admin.register(IdTag)
 class IdTagAdmin(admin.ModelAdmin):
+    form = IdTagAdminForm
     list_display = ["id_tag", "parent_id_tag", "partner", "state", "expiry_date", "max_active_transactions",
                     "description", "transactions_link"]
     list_filter = ["blocked", ExpiryFilter, "partner"]
@@ -259,6 +277,14 @@ class IdTagAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         id_tag_delete(id_tag=obj)
+
+    def changelist_view(self, request, extra_context=None):
+        duplicates = id_tag_case_duplicates()
+        if duplicates and request.method == "GET":
+            groups = "; ".join(", ".join(spellings) for spellings in list(duplicates.values())[:10])
+            self.message_user(request, f"{len(duplicates)} group(s) of id tags differ only in case, and idTags are "
+                                       f"case-insensitive: {groups}. Merge or delete them.", messages.WARNING)
+        return super().changelist_view(request, extra_context)
 
     def delete_queryset(self, request, queryset):
         for tag in queryset:

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 
 from partners.selectors import partner_of
 from stations.selectors import stations_visible_to
@@ -26,7 +27,7 @@ class IdTagSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_id_tag(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.id_tag:
+        if self.instance is not None and not id_tags.same_id_tag(value, self.instance.id_tag):
             raise serializers.ValidationError("an idTag cannot be renamed; create a new one")
         if not value.strip():
             raise serializers.ValidationError("must not be blank")
@@ -35,7 +36,7 @@ class IdTagSerializer(serializers.ModelSerializer):
     def validate_parent_id_tag(self, value):
         value = value or ""
         own = self.initial_data.get("id_tag") or getattr(self.instance, "id_tag", None)
-        if value and value == own:
+        if value and id_tags.same_id_tag(value, own):
             raise serializers.ValidationError("a tag cannot be its own parent")
         return value
 
@@ -43,6 +44,7 @@ class IdTagSerializer(serializers.ModelSerializer):
         return id_tags.id_tag_create(partner=partner_of(self.context["request"].user), **validated_data)
 
     def update(self, instance, validated_data):
+        validated_data.pop("id_tag", None)  # the same tag (checked above): its stored spelling stays
         return id_tags.id_tag_update(id_tag=instance, **validated_data)
 
 
@@ -61,6 +63,14 @@ class IdTagViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return id_tags_visible_to(self.request.user).select_related("partner")
+
+    def get_object(self):
+        # /id-tags/abcd01/ is the stored ABCD01: idTags are case-insensitive.
+        tag = self.get_queryset().filter(id_tag__iexact=self.kwargs[self.lookup_field]).first()
+        if tag is None:
+            raise NotFound("No IdTag matches the given query.")
+        self.check_object_permissions(self.request, tag)
+        return tag
 
     def perform_destroy(self, instance):
         id_tags.id_tag_delete(id_tag=instance)
@@ -96,7 +106,7 @@ class MeterValueSerializer(serializers.ModelSerializer):
 
 class TransactionFilter(filters.FilterSet):
     station = filters.CharFilter(field_name="station_id")
-    id_tag = filters.CharFilter(field_name="id_tag")
+    id_tag = filters.CharFilter(field_name="id_tag", lookup_expr="iexact")  # idTags are case-insensitive
     active = filters.BooleanFilter(field_name="stopped_at", lookup_expr="isnull")
 
     class Meta:

@@ -1,7 +1,11 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
+
+# idTags are case-insensitive: one tag whatever its case (transactions/id_tags.py).
+ID_TAG_CASE_INSENSITIVE_UNIQUE = "uniq_id_tag_case_insensitive"
 
 
 class AuthorizationStatus(models.TextChoices):
@@ -32,6 +36,7 @@ class IdTag(models.Model):
     class Meta:
         ordering = ["id_tag"]
         verbose_name = "id tag"
+        constraints = [models.UniqueConstraint(Upper("id_tag"), name=ID_TAG_CASE_INSENSITIVE_UNIQUE)]
 
     def __str__(self) -> str:
         return self.id_tag
@@ -95,6 +100,8 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["station", "connector_id", "stopped_at"]),
             models.Index(fields=["id_tag", "stopped_at"]),
+            # A tag's open transactions, whatever the case it was presented in (ConcurrentTx).
+            models.Index(Upper("id_tag"), "stopped_at", name="tx_id_tag_ci_open_idx"),
         ]
 
     def __str__(self) -> str:

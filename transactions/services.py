@@ -16,6 +16,7 @@ from csms.errors import Invalid
 from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import format_datetime
 
+from .id_tags import id_tag_find, same_id_tag
 from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
@@ -29,7 +30,7 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transaction: int | None = None) -> dict:
     """The idTagInfo OCPP answers for a tag: status, parentIdTag and an expiryDate."""
-    tag = IdTag.objects.filter(id_tag=id_tag).first()
+    tag = id_tag_find(id_tag)
     if tag is None:
         return {"status": AuthorizationStatus.INVALID.value}
     now = timezone.now()
@@ -38,8 +39,9 @@ def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transact
     elif tag.expiry_date is not None and tag.expiry_date <= now:
         status = AuthorizationStatus.EXPIRED
     elif check_concurrency and tag.max_active_transactions > 0:
+        # Both spellings of a tag are one tag: their open transactions count together.
         active = Transaction.objects.filter(
-            id_tag=tag.id_tag, stopped_at__isnull=True, id_tag_status=AuthorizationStatus.ACCEPTED
+            id_tag__iexact=tag.id_tag, stopped_at__isnull=True, id_tag_status=AuthorizationStatus.ACCEPTED
         )
         if exclude_transaction is not None:
             active = active.exclude(pk=exclude_transaction)
@@ -67,13 +69,15 @@ def _cache_expiry(tag: IdTag, now):
 
 
 def same_group(tag_a: str, tag_b: str) -> bool:
-    """True when both tags are one and the same, or share a parent (group) idTag."""
-    if tag_a == tag_b:
+    """True when both tags are one and the same, or share a parent (group) idTag (case-insensitively)."""
+    a, b = tag_a.upper(), tag_b.upper()
+    if a == b:
         return True
-    parents = dict(IdTag.objects.filter(id_tag__in=[tag_a, tag_b]).values_list("id_tag", "parent_id_tag"))
-    group_a = parents.get(tag_a) or tag_a
-    group_b = parents.get(tag_b) or tag_b
-    return group_a == group_b or parents.get(tag_a) == tag_b or parents.get(tag_b) == tag_a
+    stored = IdTag.objects.filter(Q(id_tag__iexact=tag_a) | Q(id_tag__iexact=tag_b)).values_list("id_tag", "parent_id_tag")
+    parents = {tag.upper(): (parent or "").upper() for tag, parent in stored}
+    group_a = parents.get(a) or a
+    group_b = parents.get(b) or b
+    return group_a == group_b or parents.get(a) == b or parents.get(b) == a
 
 
 # --- Transactions --------------------------------------------------------------------------------
@@ -128,14 +132,14 @@ def remote_start_awaiting(*, station_id: str, connector_id: int, id_tag: str):
             action="RemoteStartTransaction",
             status=CallStatus.COMPLETED,
             response__status="Accepted",
-            payload__idTag=id_tag,
             created_at__gte=timezone.now() - REMOTE_START_WINDOW,
         )
         .exclude(Exists(Transaction.objects.filter(remote_start_call=OuterRef("pk"))))
         .order_by("-created_at")
     )
     for call in candidates:
-        if call.payload.get("connectorId") in (None, connector_id):
+        # The station may start with the tag in another case than the remote start named it.
+        if same_id_tag(call.payload.get("idTag"), id_tag) and call.payload.get("connectorId") in (None, connector_id):
             return call
     return None
 
