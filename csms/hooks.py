@@ -31,27 +31,32 @@ Event = TypeVar("Event")
 class Hook(Generic[Event]):
     def __init__(self, name: str):
         self.name = name
-        self._receivers: list[tuple[Callable[[Event], None], bool]] = []
+        self._receivers: list[tuple[Callable[[Event], None], bool, Callable[[Event], bool] | None]] = []
 
-    def connect(self, receiver: Callable[[Event], None] | None = None, *, database: bool = True):
-        """Register `receiver(event)`; usable as a decorator, bare or with `database=False` for a
-        receiver that writes nothing (no savepoint). Registering twice is a no-op."""
+    def connect(self, receiver: Callable[[Event], None] | None = None, *, database: bool = True,
+                when: Callable[[Event], bool] | None = None):
+        """Register `receiver(event)`; usable as a decorator, bare or with options: `database=False`
+        for a receiver that writes nothing (no savepoint), `when` for a cheap test of the event that
+        decides whether the receiver runs at all (no savepoint either when it does not). Registering
+        twice is a no-op."""
         def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
-            if all(existing is not func for existing, _ in self._receivers):
-                self._receivers.append((func, database))
+            if all(existing is not func for existing, _, _ in self._receivers):
+                self._receivers.append((func, database, when))
             return func
 
         return register if receiver is None else register(receiver)
 
     def disconnect(self, receiver: Callable[[Event], None]) -> None:
-        self._receivers = [(func, database) for func, database in self._receivers if func is not receiver]
+        self._receivers = [entry for entry in self._receivers if entry[0] is not receiver]
 
     @property
     def receivers(self) -> tuple[Callable[[Event], None], ...]:
-        return tuple(func for func, _ in self._receivers)
+        return tuple(func for func, _, _ in self._receivers)
 
     def emit(self, event: Event) -> None:
-        for receiver, database in self._receivers:
+        for receiver, database, when in self._receivers:
+            if when is not None and not when(event):
+                continue
             try:
                 if database:
                     with transaction.atomic():

@@ -32,7 +32,9 @@ def on_transaction_started(event: TransactionStarted) -> None:
     services.reservation_use_by_transaction(transaction_obj=event.transaction, parent_id_tag=event.parent_id_tag)
 
 
-@connector_status_changed.connect
+# Only a connector that became Faulted or Unavailable ends reservations: every other report (most of
+# them, on the station path) skips the receiver and its savepoint.
+@connector_status_changed.connect(when=lambda event: event.reported_status in services.ENDING_CONNECTOR_STATES)
 def on_connector_status_changed(event: ConnectorStatusChanged) -> None:
     connector = event.connector
     # A status older than the one stored (queued while offline) says nothing about now.

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from csms.errors import Invalid
+from csms.db import insert_rows
+from csms.groupwrite import defer
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.channels import channel_send, station_send
 from csms.ocpp.directory import Admission
@@ -380,8 +382,32 @@ def station_boot(
 
 
 def station_heartbeat(*, station_id: str) -> None:
+    """The station is alive: one UPDATE for every Heartbeat of the writer's group (csms.groupwrite)."""
+    defer(_heartbeats_record, station_id)
+
+
+def _heartbeats_record(station_ids: list[str]) -> None:
     now = timezone.now()
-    ChargeStation.objects.filter(pk=station_id).update(last_heartbeat=now, last_seen=now)
+    ChargeStation.objects.filter(pk__in=station_ids).update(last_heartbeat=now, last_seen=now)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """One StatusNotification, as the connectors' batched update takes it."""
+
+    station_id: str
+    connector_id: int
+    status: str
+    error_code: str
+    info: str
+    vendor_id: str
+    vendor_error_code: str
+    timestamp: datetime | None
+    received_at: datetime
+
+    def history_row(self) -> tuple:
+        return (self.station_id, self.connector_id, self.status, self.error_code, self.info, self.vendor_id,
+                self.vendor_error_code, self.timestamp, self.received_at)
 
 
 def connector_status_update(
@@ -394,37 +420,99 @@ def connector_status_update(
     vendor_id: str = "",
     vendor_error_code: str = "",
     timestamp: datetime | None = None,
-) -> Connector:
+) -> None:
+    """Record a StatusNotification: its history row, and the connector's state unless the report is
+    older (station time) than the state stored. Both are written with the writer's group
+    (csms.groupwrite): one statement for every connector of the group on PostgreSQL; the
+    `connector_status_changed` hook runs then, still inside the transaction."""
     if connector_id < 0:
         raise Invalid("connectorId must not be negative", details={"field": "connectorId"})
-    now = timezone.now()
-    fields = {
-        "status": status,
-        "error_code": error_code,
-        "info": info,
-        "vendor_id": vendor_id,
-        "vendor_error_code": vendor_error_code,
-    }
-    StatusNotificationRecord.objects.create(
-        station_id=station_id, connector_id=connector_id, timestamp=timestamp, received_at=now, **fields
-    )
+    report = StatusReport(station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code,
+                          timestamp, timezone.now())
+    defer(_status_history_insert, report.history_row())
+    defer(_connectors_apply, report)
+
+
+STATUS_HISTORY_COLUMNS = ("station_id", "connector_id", "status", "error_code", "info", "vendor_id",
+                          "vendor_error_code", "timestamp", "received_at")
+REPORTED_COLUMNS = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+
+
+def _status_history_insert(rows: list[tuple]) -> None:
+    insert_rows(StatusNotificationRecord, STATUS_HISTORY_COLUMNS, rows)
+
+
+def _connectors_apply(reports: list[StatusReport]) -> None:
+    applied = _connectors_upsert(reports) if connection.vendor == "postgresql" else [
+        _connector_apply(report) for report in reports]
+    for report, (connector, previous_status) in zip(reports, applied):
+        connector_status_changed.emit(ConnectorStatusChanged(connector, previous_status, report.status))
+
+
+def _connector_apply(report: StatusReport) -> tuple[Connector, str | None]:
+    """One report, through the ORM (SQLite)."""
+    fields = {name: getattr(report, name) for name in REPORTED_COLUMNS}
     connector, created = Connector.objects.get_or_create(
-        station_id=station_id,
-        connector_id=connector_id,
-        defaults={**fields, "status_timestamp": timestamp, "updated_at": now},
+        station_id=report.station_id, connector_id=report.connector_id,
+        defaults={**fields, "status_timestamp": report.timestamp, "updated_at": report.received_at},
     )
-    previous_status = None if created else connector.status
+    if created:
+        return connector, None
+    previous_status = connector.status
     # A status queued while offline may arrive after a newer one: the newest station time wins.
-    if not created and (timestamp is None or connector.status_timestamp is None or timestamp >= connector.status_timestamp):
+    if report.timestamp is None or connector.status_timestamp is None or report.timestamp >= connector.status_timestamp:
         for name, value in fields.items():
             setattr(connector, name, value)
-        connector.status_timestamp = timestamp
-        connector.updated_at = now
+        connector.status_timestamp, connector.updated_at = report.timestamp, report.received_at
         if connector.availability_status == "Scheduled" and _availability_reached(connector):
             connector.availability_status = "Accepted"
-        connector.save()
-    connector_status_changed.emit(ConnectorStatusChanged(connector, previous_status, status))
-    return connector
+        connector.save(update_fields=[*fields, "status_timestamp", "updated_at", "availability_status"])
+    return connector, previous_status
+
+
+def _connectors_upsert(reports: list[StatusReport]) -> list[tuple[Connector, str | None]]:
+    """Every report of the group in one statement (PostgreSQL): insert new connectors, update the
+    others unless the report is older than what is stored, and read back each connector's state with
+    the status it had before (a data-modifying CTE sees the table as it was)."""
+    table = Connector._meta.db_table
+    columns = [field.column for field in Connector._meta.concrete_fields if not field.primary_key]
+    given = {"station_id", "connector_id", *REPORTED_COLUMNS, "status_timestamp", "updated_at"}
+    # Columns the report says nothing about take their model default (new columns included).
+    defaults = {field.column: field.get_db_prep_value(field.get_default(), connection)
+                for field in Connector._meta.concrete_fields if not field.primary_key and field.column not in given}
+    incoming = ", ".join(["(%s::varchar, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "
+                          "%s::varchar, %s::timestamptz, %s::timestamptz)"] * len(reports))
+    params: list = [value for r in reports for value in (r.station_id, r.connector_id, r.status, r.error_code, r.info,
+                                                         r.vendor_id, r.vendor_error_code, r.timestamp, r.received_at)]
+    select_new = ", ".join(f"i.{column}" if column in given else "%s" for column in columns)
+    params += [defaults[column] for column in columns if column not in given]
+    updated = ", ".join(f"{column} = EXCLUDED.{column}" for column in (*REPORTED_COLUMNS, "status_timestamp", "updated_at"))
+    after = ", ".join(f"COALESCE(u.{column}, o.{column})" if column not in ("station_id", "connector_id")
+                      else f"i.{column}" for column in ["id", *columns])
+    sql = f"""
+        WITH i (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp,
+                updated_at) AS (VALUES {incoming}),
+        o AS (SELECT c.* FROM {table} c JOIN i ON c.station_id = i.station_id AND c.connector_id = i.connector_id),
+        u AS (
+            INSERT INTO {table} AS c ({", ".join(columns)}) SELECT {select_new} FROM i
+            ON CONFLICT (station_id, connector_id) DO UPDATE SET {updated},
+                availability_status = CASE WHEN c.availability_status = 'Scheduled'
+                    AND ((c.availability = 'Inoperative') = (EXCLUDED.status = 'Unavailable')) THEN 'Accepted'
+                    ELSE c.availability_status END
+            WHERE EXCLUDED.status_timestamp IS NULL OR c.status_timestamp IS NULL
+                OR EXCLUDED.status_timestamp >= c.status_timestamp
+            RETURNING c.*)
+        SELECT o.status, {after} FROM i
+        LEFT JOIN o ON o.station_id = i.station_id AND o.connector_id = i.connector_id
+        LEFT JOIN u ON u.station_id = i.station_id AND u.connector_id = i.connector_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    names = ["id", *(field.attname for field in Connector._meta.concrete_fields if not field.primary_key)]
+    connectors = [(Connector(**dict(zip(names, row[1:]))), row[0]) for row in rows]
+    by_key = {(connector.station_id, connector.connector_id): (connector, previous) for connector, previous in connectors}
+    return [by_key[(report.station_id, report.connector_id)] for report in reports]
 
 
 def _availability_reached(connector: Connector) -> bool:

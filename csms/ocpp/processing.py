@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from psycopg.types.json import Jsonb
 from django.utils import timezone
 
+from csms.db import insert_rows
 from csms.errors import Conflict, DomainError, Invalid, NotFound
+from csms.groupwrite import collecting, defer
 
 from . import router
 from .errors import ErrorCode, OCPPError
@@ -95,16 +98,24 @@ def process_in_group(*, station_id: str, message_id: str, action: str, payload: 
     ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
     response = handler(ctx, payload)
     if action in REPLAYABLE_ACTIONS:
-        ProcessedCall.objects.create(station_id=station_id, message_id=message_id, action=action,
-                                     payload_digest=_digest(payload), response=response)
+        # With the group's other rows; a repeat makes this insert fail, which spoils the group.
+        defer(_answers_store, (station_id, message_id, action, _digest(payload), Jsonb(response), timezone.now()))
     return Outcome(response, False, ctx.effects)
+
+
+ANSWER_COLUMNS = ("station_id", "message_id", "action", "payload_digest", "response", "created_at")
+
+
+def _answers_store(rows: list[tuple]) -> None:
+    insert_rows(ProcessedCall, ANSWER_COLUMNS, rows if connection.vendor == "postgresql"
+                else [(*row[:4], row[4].obj, row[5]) for row in rows])
 
 
 def _process_once(handler, station_id, message_id, action, payload, digest: str | None, replacing=None) -> Outcome:
     """Run the handler in one transaction; with a digest, store the answer for retries in it too."""
     ctx = router.CallContext(station_id=station_id, message_id=message_id, action=action)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), collecting():
             if replacing is not None:
                 replacing.delete()
             response = handler(ctx, payload)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 
 from csms.db import bind_origin_loop
+from csms.groupwrite import collecting
 
 from . import processing
 from .errors import ErrorCode, OCPPError
@@ -194,7 +195,7 @@ class Writer:
         """All Calls of the group in one transaction; {} when one of them spoilt it (each then runs
         on its own). An outage propagates, to be waited out."""
         try:
-            with transaction.atomic():
+            with transaction.atomic(), collecting():
                 return {job: processing.process_in_group(station_id=job.station_id, message_id=job.message_id,
                                                          action=job.action, payload=job.payload)
                         for job in group}
