@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "csms.ops.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from the apps themselves: `make run` needs no collectstatic.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -258,6 +259,15 @@ CSMS_NODE_REPORT_INTERVAL = env_float("CSMS_NODE_REPORT_INTERVAL", 10)
 CSMS_DRAIN_SECONDS = env_float("CSMS_DRAIN_SECONDS", 10)
 CSMS_DAPHNE_VERBOSITY = env_int("CSMS_DAPHNE_VERBOSITY", 1)
 
+# --- Operations (docs/adr/0140-operations.md) ------------------------------------------------------
+# /metrics answers requests bearing this token; without one, only loopback clients and the listed
+# addresses or networks (comma separated, e.g. 10.0.0.0/8) may scrape.
+CSMS_METRICS_TOKEN = os.environ.get("CSMS_METRICS_TOKEN", "")
+CSMS_METRICS_ALLOWED_ADDRESSES = [a.strip() for a in os.environ.get("CSMS_METRICS_ALLOWED_ADDRESSES", "").split(",")
+                                  if a.strip()]
+# A Celery worker exports its metrics on this port (0: not at all).
+CSMS_WORKER_METRICS_PORT = env_int("CSMS_WORKER_METRICS_PORT", 9808)
+
 # --- Alerts -----------------------------------------------------------------------------------------
 # A station offline, or a connector Faulted, for longer than this raises an alert.
 CSMS_ALERT_OFFLINE_MINUTES = env_int("CSMS_ALERT_OFFLINE_MINUTES", 15)
@@ -325,11 +335,17 @@ CSMS_CA_RSA_PADDING = env_str("CSMS_CA_RSA_PADDING", "pss").lower()
 # The organisation (O) every station's CSR must carry, besides the station's own CpoName.
 CSMS_CPO_NAME = env_str("CSMS_CPO_NAME")
 
+# plain (default) or json: one structured line per event (csms/logs.py); secrets are scrubbed either way.
+CSMS_LOG_FORMAT = os.environ.get("CSMS_LOG_FORMAT", "plain").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "csms.logs.PlainFormatter"},
+        "json": {"()": "csms.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": "json" if CSMS_LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CSMS_LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},

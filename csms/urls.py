@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from . import ops
 from .api.errors import json_not_found
 
 API_APPS = ["stations", "transactions", "reservations", "locallists", "smartcharging", "firmware", "certificates"]
@@ -11,6 +12,9 @@ API_APPS = ["stations", "transactions", "reservations", "locallists", "smartchar
 api_v1 = [path("", include(f"{app}.api_urls")) for app in API_APPS]
 
 urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

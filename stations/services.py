@@ -91,7 +91,8 @@ def station_admit(*, charge_box_id: str, authorization: str | None = None, clien
     elif station.security_profile == 3:
         if not client_cert_cn or client_cert_cn != charge_box_id:
             return Admission(refuse_status=401, reason="no client certificate for this chargeBoxId")
-    return Admission(station_id=station.pk, registration_status=station.registration_status)
+    return Admission(station_id=station.pk, registration_status=station.registration_status,
+                     security_profile=station.security_profile)
 
 
 def station_connect(*, station_id: str, channel_name: str, node: str, subprotocol: str, remote_address: str) -> str | None:

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 import uuid
 
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
+from csms import metrics
 from csms.db import run_db
 
 from . import calls, directory, framing
@@ -86,6 +88,9 @@ async def deny_handshake(send, scope, status: int, reason: str, headers: list | 
 class OCPPConsumer(AsyncConsumer):
     station_id: str = ""
     address: str = ""  # set while the station's socket is registered with the node
+    security_profile: int | str = ""
+    # Why the connection ended, for the log line and the metric: the station closed it unless we did.
+    end_reason = "closed"
 
     async def __call__(self, scope, receive, send):
         self.scope = scope
@@ -102,6 +107,9 @@ class OCPPConsumer(AsyncConsumer):
                 elif kind == "websocket.disconnect":
                     self.close_code = message.get("code")
                     break
+        except BaseException:
+            self.end_reason = "error"
+            raise
         finally:
             await self._disconnected()
 
@@ -113,7 +121,10 @@ class OCPPConsumer(AsyncConsumer):
         by_identity, by_address = connect_limits()
         for limit, key in ((by_identity, self.station_id), (by_address, client[0])):
             if not limit.allow(key):
-                logger.info("refused %s from %s: reconnecting too often", self.station_id, client[0])
+                metrics.station_connections.labels(outcome="refused_rate_limited").inc()
+                logger.info("refused %s from %s: reconnecting too often", self.station_id, client[0],
+                            extra={"event": "station_refused", "station_id": self.station_id, "reason": "rate_limited",
+                                   "remote_address": client[0]})
                 await deny_handshake(self.base_send, self.scope, 429, "too many connection attempts",
                                      [(b"retry-after", str(limit.retry_after(key)).encode())])
                 return False
@@ -128,16 +139,23 @@ class OCPPConsumer(AsyncConsumer):
         except Exception as exc:
             return await self._refuse_unavailable(exc)
         if admission.refuse_status:
-            logger.info("refused %s: %s", self.station_id, admission.reason)
+            outcome = {404: "refused_unknown", 401: "refused_credentials"}.get(admission.refuse_status,
+                                                                              f"refused_{admission.refuse_status}")
+            metrics.station_connections.labels(outcome=outcome).inc()
+            logger.info("refused %s: %s", self.station_id, admission.reason,
+                        extra={"event": "station_refused", "station_id": self.station_id, "reason": outcome,
+                               "remote_address": client[0]})
             await deny_handshake(self.base_send, self.scope, admission.refuse_status, admission.reason)
             return False
         subprotocol = choose_subprotocol(self.scope.get("subprotocols", []))
         if subprotocol is None:
+            metrics.station_connections.labels(outcome="refused_subprotocol").inc()
             # OCPP-J 4.1.2: complete the handshake without a subprotocol, then close.
             await self.base_send({"type": "websocket.accept"})
             await self.base_send({"type": "websocket.close", "code": CLOSE_NORMAL})
             return False
         self.registration_status = admission.registration_status
+        self.security_profile = admission.security_profile
         self.connection_id = uuid.uuid4().hex[:16]
         self.busy = 0
         self.outbound: collections.deque[int] = collections.deque()
@@ -163,10 +181,14 @@ class OCPPConsumer(AsyncConsumer):
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         if previous:
             await self._tell(previous, {"type": "station.replaced"})
-        logger.info("station %s connected (%s)", self.station_id, subprotocol)
+        metrics.station_connections.labels(outcome="accepted").inc()
+        logger.info("station %s connected (%s)", self.station_id, subprotocol,
+                    extra={"event": "station_connected", "station_id": self.station_id, "node": settings.CSMS_NODE_NAME,
+                           "remote_address": client[0]})
         return True
 
     async def _refuse_unavailable(self, exc: Exception) -> bool:
+        metrics.station_connections.labels(outcome="refused_unavailable").inc()
         if is_outage(exc):
             db_outage.failed(exc)
         else:
@@ -200,7 +222,12 @@ class OCPPConsumer(AsyncConsumer):
                 db_outage.failed(exc)
             else:
                 logger.exception("could not record the disconnection of %s", self.station_id)
-        logger.info("station %s disconnected (%s)", self.station_id, getattr(self, "close_code", None))
+        metrics.station_disconnects.labels(reason=self.end_reason).inc()
+        logger.info("station %s disconnected (%s, %s)", self.station_id, self.end_reason,
+                    getattr(self, "close_code", None),
+                    extra={"event": "station_disconnected", "station_id": self.station_id,
+                           "node": settings.CSMS_NODE_NAME, "reason": self.end_reason,
+                           "code": getattr(self, "close_code", None)})
 
     async def close(self, code: int = CLOSE_NORMAL) -> None:
         try:
@@ -216,14 +243,17 @@ class OCPPConsumer(AsyncConsumer):
             self._enqueue_call(message["call_id"])
         elif kind == "station.replaced":
             logger.info("station %s: connection replaced by a newer one", self.station_id)
+            self.end_reason = "replaced"
             asyncio.ensure_future(self.close(CLOSE_NORMAL))
         elif kind == "station.deleted":
             # A deleted station is unknown: hang up rather than fail each of its next Calls.
             logger.info("station %s deleted: closing its connection", self.station_id)
+            self.end_reason = "deleted"
             asyncio.ensure_future(self.close(CLOSE_NORMAL))
         elif kind == "station.refresh":
             asyncio.ensure_future(self._reload_registration())
         elif kind == "node.draining":
+            self.end_reason = "draining"
             asyncio.ensure_future(self.close(CLOSE_GOING_AWAY))
         else:
             logger.warning("station %s: unknown event %r", self.station_id, kind)
@@ -242,6 +272,7 @@ class OCPPConsumer(AsyncConsumer):
                 text_data = (bytes_data or b"").decode("utf-8")
             except UnicodeDecodeError:
                 text_data = bytes_data.decode("latin-1")
+        received = time.perf_counter()
         size = _utf8_size(text_data)
         if size > settings.CSMS_MAX_FRAME_BYTES:
             await self._refuse_oversized(size)
@@ -257,7 +288,7 @@ class OCPPConsumer(AsyncConsumer):
                             message_type=framing.CALL, message_id=frame.message_id, action=frame.action)
             self.busy += 1
             try:
-                await self._answer_call(frame)
+                await self._answer_call(frame, received)
             finally:
                 self.busy -= 1
             return
@@ -271,7 +302,9 @@ class OCPPConsumer(AsyncConsumer):
 
     async def _refuse_oversized(self, size: int) -> None:
         limit = settings.CSMS_MAX_FRAME_BYTES
-        logger.warning("station %s sent a frame of %d bytes (limit %d): closing with 1009", self.station_id, size, limit)
+        logger.warning("station %s sent a frame of %d bytes (limit %d): closing with 1009", self.station_id, size, limit,
+                       extra={"event": "frame_too_big", "station_id": self.station_id, "code": 1009})
+        self.end_reason = "oversized"
         message_log.add(station_id=self.station_id, direction="in", frame=f"<frame of {size} bytes not kept: over {limit}>")
         try:
             await run_db(directory.get().security_event, station_id=self.station_id, type="OversizedMessage",
@@ -280,21 +313,29 @@ class OCPPConsumer(AsyncConsumer):
             logger.exception("could not record the oversized frame of %s", self.station_id)
         await self.close(CLOSE_TOO_BIG)
 
-    async def _answer_call(self, call: framing.Call) -> None:
+    async def _answer_call(self, call: framing.Call, received: float) -> None:
+        action = metrics.action_label(call.action)
         try:
-            response = await self._process_call(call)
+            response, duplicate = await self._process_call(call)
         except OCPPError as exc:
             await self._send_error(call.message_id, exc.code, exc.description, exc.details)
+            metrics.station_calls.labels(action=action, outcome="call_error", code=exc.code).inc()
             return
         except Exception as exc:  # a failing handler must not take the connection down
             logger.error("%s %s from %s failed: %s: %s", call.action, call.message_id, self.station_id,
-                         type(exc).__name__, exc, exc_info=not is_outage(exc))
+                         type(exc).__name__, exc, exc_info=not is_outage(exc),
+                         extra={"event": "handler_failed", "station_id": self.station_id, "action": call.action,
+                                "message_id": call.message_id})
             await self._send_error(call.message_id, ErrorCode.INTERNAL_ERROR,
                                    f"{call.action} could not be processed: {type(exc).__name__}")
+            metrics.station_calls.labels(action=action, outcome="call_error", code=ErrorCode.INTERNAL_ERROR).inc()
             return
         await self._send_frame(framing.result_frame(call.message_id, response), framing.CALLRESULT, call.message_id)
+        metrics.station_calls.labels(action=action, outcome="duplicate" if duplicate else "answered", code="").inc()
+        metrics.station_call_seconds.labels(action=action).observe(time.perf_counter() - received)
 
-    async def _process_call(self, call: framing.Call) -> dict:
+    async def _process_call(self, call: framing.Call) -> tuple[dict, bool]:
+        """The answer to a station Call, and whether it came from memory (a retried transaction message)."""
         if call.action not in ALL_ACTIONS:
             raise OCPPError(ErrorCode.NOT_IMPLEMENTED, f"{call.action!r} is not an OCPP 1.6 action")
         if call.action not in STATION_ACTIONS:
@@ -320,7 +361,7 @@ class OCPPConsumer(AsyncConsumer):
         except OCPPError as exc:  # our bug: never send a station something the schema forbids
             logger.error("%s answer for %s violates the schema: %s", call.action, self.station_id, exc)
             raise OCPPError(ErrorCode.INTERNAL_ERROR, f"{call.action} produced an invalid answer") from None
-        return outcome.response
+        return outcome.response, outcome.duplicate
 
     # --- frames out ----------------------------------------------------------------------------
 
@@ -373,24 +414,33 @@ class OCPPConsumer(AsyncConsumer):
             message_log.add(station_id=self.station_id, direction="out", frame=logged,
                             message_type=framing.CALL, message_id=message_id, action=action)
             await self.base_send({"type": "websocket.send", "text": frame})
+            sent = time.perf_counter()
             reply = await asyncio.wait_for(reply_future, settings.CSMS_CALL_TIMEOUT)
         except TimeoutError:
+            metrics.csms_calls.labels(action=action, status="timeout").inc()
+            logger.warning("call %s (%s) to %s: no answer within %s s", call_id, action, self.station_id,
+                           settings.CSMS_CALL_TIMEOUT, extra={"event": "call_timeout", "station_id": self.station_id,
+                                                              "action": action, "call_id": call_id})
             await run_db(calls.call_finish, call_id=call_id, status=CallStatus.TIMEOUT, error_code="Timeout",
                          error_description=f"no answer within {settings.CSMS_CALL_TIMEOUT} s")
             return
         finally:
             self.awaiting = None
+        metrics.csms_call_seconds.labels(action=action).observe(time.perf_counter() - sent)
         if isinstance(reply, framing.CallError):
+            metrics.csms_calls.labels(action=action, status="error").inc()
             await run_db(calls.call_finish, call_id=call_id, status=CallStatus.ERROR, error_code=reply.code,
                          error_description=reply.description, error_details=reply.details)
             return
         try:
             validate_response(action, reply.payload)
         except OCPPError as exc:
+            metrics.csms_calls.labels(action=action, status="error").inc()
             await run_db(calls.call_finish, call_id=call_id, status=CallStatus.ERROR, error_code=exc.code,
                          error_description=f"the station's answer violates the schema: {exc.description}",
                          error_details={"response": reply.payload, **exc.details})
             return
+        metrics.csms_calls.labels(action=action, status="completed").inc()
         await run_db(calls.call_complete, call_id=call_id, response=reply.payload)
 
 

@@ -20,6 +20,7 @@ class Admission:
 
     station_id: str | None = None
     registration_status: str = ""
+    security_profile: int | None = None
     refuse_status: int | None = None  # HTTP status of the handshake refusal
     reason: str = ""
 

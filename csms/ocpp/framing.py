@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+import orjson
+
 from .errors import ErrorCode, OCPPError
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -54,9 +56,14 @@ def _recover_message_id(frame) -> str | None:
 
 def parse_frame(text: str) -> Call | CallResult | CallError:
     try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):
-        raise FrameError("frame is not valid JSON") from None
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson refuses what the json module reads (integers past 64 bits, which are a value out of
+        # range rather than bad JSON): ask it before calling the frame malformed.
+        try:
+            frame = json.loads(text)
+        except (ValueError, RecursionError):
+            raise FrameError("frame is not valid JSON") from None
     message_id = _recover_message_id(frame)
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError("frame is not an OCPP-J array", message_id)
@@ -99,7 +106,10 @@ def _encode_default(value):
 
 
 def dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode_default)
+    try:
+        return orjson.dumps(value, default=_encode_default).decode()
+    except TypeError:  # an integer past 64 bits, which orjson cannot write
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode_default)
 
 
 def call_frame(message_id: str, action: str, payload: dict) -> str:

@@ -50,15 +50,20 @@ class LayerHealth:
         return self.down_since is None
 
     def failed(self, exc: BaseException) -> None:
+        from csms import metrics
+
+        metrics.channel_layer_errors.inc()
         if self.down_since is None:
             self.down_since = time.monotonic()
             self.outages += 1
             logger.error("channel layer unavailable (%s): stations stay connected; calls across nodes fail "
-                         "until it is back", exc)
+                         "until it is back", exc, extra={"event": "channel_layer_outage_started"})
 
     def succeeded(self) -> None:
         if self.down_since is not None:
-            logger.warning("channel layer back after %.1f s", time.monotonic() - self.down_since)
+            seconds = round(time.monotonic() - self.down_since, 1)
+            logger.warning("channel layer back after %.1f s", seconds,
+                           extra={"event": "channel_layer_outage_ended", "seconds": seconds})
             self.down_since = None
 
 

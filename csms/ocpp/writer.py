@@ -59,16 +59,21 @@ class DatabaseOutage:
         self.outages = 0
 
     def failed(self, exc: BaseException) -> None:
+        from csms import metrics
+
+        metrics.database_errors.labels(kind="outage").inc()
         if self.since is None:
             self.since = time.monotonic()
             self.outages += 1
             logger.error("database unavailable (%s): station Calls wait up to %s s for it",
                          str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                         settings.CSMS_DB_OUTAGE_WAIT)
+                         settings.CSMS_DB_OUTAGE_WAIT, extra={"event": "database_outage_started"})
 
     def succeeded(self) -> None:
         if self.since is not None:
-            logger.warning("database back after %.1f s", time.monotonic() - self.since)
+            seconds = round(time.monotonic() - self.since, 1)
+            logger.warning("database back after %.1f s", seconds, extra={"event": "database_outage_ended",
+                                                                          "seconds": seconds})
             self.since = None
 
 
