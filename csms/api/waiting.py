@@ -42,11 +42,26 @@ def poll_until(done, seconds: float) -> bool:
     return True
 
 
-def wait_for_call(call, seconds: float):
-    def finished() -> bool:
-        call.refresh_from_db()
-        return call.finished
+# While waiting for a call, the database is looked at this often (a call finished on another node
+# is seen there); one finished on this node wakes the waiter at once.
+CALL_POLL_INTERVAL = 0.025
 
-    if not call.finished:
-        poll_until(finished, seconds)
-    return call
+
+def wait_for_call(call, seconds: float):
+    from csms.ocpp.calls import call_wait_register, call_wait_unregister
+
+    if call.finished:
+        return call
+    woken = call_wait_register(call.pk)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            call.refresh_from_db()
+            remaining = deadline - time.monotonic()
+            if call.finished or remaining <= 0:
+                return call
+            if not connection.in_atomic_block:
+                connection.close()  # the pool gets it back while we wait
+            woken.wait(min(CALL_POLL_INTERVAL, remaining))
+    finally:
+        call_wait_unregister(call.pk, woken)

@@ -9,6 +9,7 @@ transaction as the completion.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -167,6 +168,37 @@ def call_finish(
 def _announce(call: Call) -> None:
     call_finished.emit(CallFinished(call.pk, call.station_id, call.action, call.status, call.response,
                                     call.error_code))
+    call_id = call.pk
+    transaction.on_commit(lambda: _wake(call_id))
+
+
+# Threads of this process waiting for a call to finish (an API request with ?wait): woken as soon as
+# the call's end is committed here, instead of at their next look at the database.
+_waiters: dict[int, set[threading.Event]] = {}
+_waiters_lock = threading.Lock()
+
+
+def call_wait_register(call_id: int) -> threading.Event:
+    event = threading.Event()
+    with _waiters_lock:
+        _waiters.setdefault(call_id, set()).add(event)
+    return event
+
+
+def call_wait_unregister(call_id: int, event: threading.Event) -> None:
+    with _waiters_lock:
+        waiting = _waiters.get(call_id)
+        if waiting is not None:
+            waiting.discard(event)
+            if not waiting:
+                del _waiters[call_id]
+
+
+def _wake(call_id: int) -> None:
+    with _waiters_lock:
+        waiting = list(_waiters.get(call_id, ()))
+    for event in waiting:
+        event.set()
 
 
 def calls_fail_disconnected(*, call_ids: list[int]) -> None:
