@@ -107,6 +107,11 @@ class Pool:
         return station
 
 
+class ClosedDuringHandshake(ConnectionError):
+    """The server closed the connection before answering the handshake (Daphne does so when the
+    application has not accepted within its connect timeout, 5 s by default)."""
+
+
 class Recorder:
     """Answer latencies (ms) per phase and action, errors per phase and 'action: code'."""
 
@@ -196,6 +201,8 @@ class Station:
                                max_size=None)
         link = self.link = Link(self, proto)
         self.opened, self.lost = loop.create_future(), loop.create_future()
+        # A handshake that fails after its connect() gave up has nobody to read the exception.
+        self.opened.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.close_code = None
         started = monotonic()
         try:
@@ -228,7 +235,7 @@ class Station:
         self.open = False
         self.close_code = link.proto.close_code
         if not self.opened.done():
-            self.opened.set_exception(ConnectionResetError("connection lost during the handshake"))
+            self.opened.set_exception(ClosedDuringHandshake("closed before the handshake completed"))
         if not self.lost.done():
             self.lost.set_result(None)
         if self.pending is not None:
@@ -594,10 +601,12 @@ class Worker:
     async def cmd_storm(self, at: float, deadline: float, spread: float, concurrency: int,
                         connect_timeout: float, statuses: int, phase: str) -> dict:
         """Drop every connection at `at` (no closing handshake), then each station reconnects (round
-        robin over the nodes, the next node after a refusal, as a load balancer would), sends
-        BootNotification and `statuses` StatusNotifications (connectors 0, 1, ...). A refused
-        handshake is retried after its Retry-After (or 1-5 s); a Call without an answer is sent
-        again; a station not done by `deadline` is left behind."""
+        robin over the nodes, the next node after a failure, as a load balancer would), sends
+        BootNotification and `statuses` StatusNotifications (connectors 0, 1, ...). After a failure
+        a station backs off as firmware does, so that the bench does not feed the storm itself:
+        exponential from 1 s, capped at 16 s, with full jitter; a refusal's Retry-After when longer.
+        A Call answered with a CallError or not at all is sent again after the same backoff. A
+        station not done by `deadline` is left behind."""
         stations = list(self.stations)
         semaphore = asyncio.Semaphore(max(1, concurrency))
         refused, connect_errors, retried = Counter(), Counter(), Counter()
@@ -608,12 +617,18 @@ class Worker:
         self.rng.shuffle(order)
         n_nodes = len(self.targets)
 
+        def backoff(failures: int) -> float:
+            return self.rng.uniform(0, min(16.0, 2.0 ** (failures - 1)))
+
         async def call_until_answered(station: Station, method, *args) -> bool:
+            failures = 0
             while monotonic() < deadline and station.open:
                 if await station.acall(method, phase, *args) is not None:
                     return True
                 if station.open:
                     retried[method.__name__] += 1
+                    failures += 1
+                    await asyncio.sleep(backoff(failures))
             return False
 
         async def one(station: Station, position: int):
@@ -630,12 +645,12 @@ class Worker:
                 except Refused as exc:
                     refused[f"HTTP {exc.status}"] += 1
                     node = (node + 1) % n_nodes
-                    await asyncio.sleep(max(exc.retry_after, self.rng.uniform(1, 5)))
+                    await asyncio.sleep(max(exc.retry_after, backoff(tries)))
                     continue
                 except (OSError, TimeoutError) as exc:
                     connect_errors[type(exc).__name__] += 1
                     node = (node + 1) % n_nodes
-                    await asyncio.sleep(self.rng.uniform(0.5, 2))
+                    await asyncio.sleep(backoff(tries))
                     continue
                 ok = await call_until_answered(station, station.boot)
                 for connector in range(statuses):

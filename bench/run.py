@@ -990,8 +990,9 @@ async def scenario_storm(bench: Bench) -> None:
     print(f"== storm: {stations} stations on {nodes} node(s), all dropped, each reconnecting with BootNotification "
           f"and 3 StatusNotifications ==")
     print(f"  connected before the storm: {setup['connected']}/{stations}")
-    print(f"  done: {len(finished)}/{stations}; all done after {done_all:.1f} s; p50 {percentile(finished, .5):.1f} s, "
-          f"p99 {percentile(finished, .99):.1f} s; left behind at {args.storm_deadline:g} s: {left}")
+    print(f"  done: {len(finished)}/{stations}" + (f"; all done after {done_all:.1f} s" if not left else "")
+          + f"; p50 {percentile(finished, .5):.1f} s, p99 {percentile(finished, .99):.1f} s of those done; "
+          f"left behind at {args.storm_deadline:g} s: {left}")
     print(f"  refused handshakes: {dict(refused) or 'none'}; failed connections: {dict(errors) or 'none'}"
           f"{overflow_note(overflows)}; "
           f"Calls sent again: {dict(retried) or 'none'}; handshake attempts per station: "
@@ -1006,8 +1007,8 @@ async def scenario_storm(bench: Bench) -> None:
     ok = left == 0 and not refused and done_all <= 60 and sum(online.values()) == stations and nodes >= 2
     bench.row(f"reconnect storm, {nodes} node{'s' if nodes > 1 else ''}",
               f"{args.target_sizes['storm']:,} back <= 60 s, 0 refused/left",
-              f"{len(finished):,} back in {done_all:.1f} s, {sum(refused.values())} refused, {left} left, "
-              f"{sum(online.values()):,} online",
+              (f"all back in {done_all:.1f} s" if not left else f"{len(finished):,} back, {left:,} left at {args.storm_deadline:g} s")
+              + f", {sum(refused.values())} refused, {sum(errors.values()):,} failed connects, {sum(online.values()):,} online",
               ok, limited_by(usage), usage.busy, reduced(bench, "storm", stations) or ("1 node: no REDIS_URL" if nodes < 2 else ""))
     bench.details["storm"] = {"stations": stations, "nodes": nodes, "done": len(finished), "all_done_s": done_all,
                               "left_behind": left, "refused": dict(refused), "connect_errors": dict(errors),
