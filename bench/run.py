@@ -107,7 +107,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     except ValueError:
         parser.error("--ramp: comma-separated numbers")
     quick = args.scenario == "all" and not args.full
-    args.duration = args.duration or (20.0 if quick or not args.full else 30.0)
+    args.duration = args.duration or (30.0 if args.full else 20.0)
     args.step_duration = args.step_duration or (8.0 if quick else 10.0)
     if args.find_max is None:
         args.find_max = args.scenario in ("ratio", "all")
@@ -221,7 +221,7 @@ def limited_by(usage: Usage | None, lateness_p99: float | None = None, saturated
     if usage.postgres is not None and usage.postgres > 0.6:
         reasons.append(f"PostgreSQL CPU {100 * usage.postgres:.0f}%")
     if usage.machine > 0.85:
-        reasons.append(f"machine {100 * usage.machine:.0f}% busy" + (f" (generator late p99 {lateness_p99:.0f} ms)" if late else ""))
+        reasons.append(f"machine {100 * usage.machine:.0f}% busy" + (f", generator late {lateness_p99:.0f} ms" if late else ""))
     elif usage.others > BUSY_CORES:
         reasons.append(f"others {usage.others:.2f} core")
     if not reasons and saturated:
@@ -379,7 +379,7 @@ async def connect_and_boot(bench: Bench, system: System, transactions: bool) -> 
     out["rss_connected_kb"] = rss(system)
     results = await fleet.ask("boot", {"phase": "setup", "concurrency": per_worker, "transactions": transactions})
     out["setup_seconds"] = max(r["seconds"] for r in results)
-    out["setup"] = merge_recorded(results)
+    out["recorded"] = merge_recorded(results)
     await asyncio.sleep(1)
     out["rss_booted_kb"] = rss(system)
     errors = out["connect_errors"]
@@ -510,10 +510,10 @@ async def offer_load(bench: Bench, system: System, rate: float, duration: float,
     if probe_rate > 0 and system.fixtures is not None:
         probe = ApiProbe(system, system.fixtures.token, fleet.station_nodes, probe_rate)
     sampler = asyncio.get_running_loop().create_task(sample_rss())
-    meter.start()
     ask = asyncio.get_running_loop().create_task(fleet.ask("load", lambda w: {
         "rate": rate / fleet.size, "duration": duration, "start_at": start_at, "samples": args.samples, "phase": phase}))
     await asyncio.sleep(max(0.0, start_at - monotonic()))
+    meter.start()
     if probe is not None:
         probe_task = asyncio.get_running_loop().create_task(probe.run(stop))
     await asyncio.sleep(max(0.0, start_at + duration - monotonic()))
@@ -661,7 +661,7 @@ def print_throughput(bench: Bench, system: System, out: dict) -> None:
           f"{window['duration']:g} s ==")
     print_window(window, system)
     out["latency_ms"] = print_latency(window["recorded"], ["load"])
-    print_latency(setup["setup"], ["setup"])
+    print_latency(setup["recorded"], ["setup"])
     if "probe" in window:
         out["api"] = window["probe"].report(window["inbound"])
     before, connected = setup["rss_before_kb"], setup["rss_connected_kb"]
@@ -1088,7 +1088,7 @@ def main(argv=None) -> int:
     try:
         asyncio.run(main_async(bench))
         if args.json:
-            Path(args.json).write_text(json.dumps({"summary": bench.rows, "details": bench.details}, indent=2,
+            Path(args.json).write_text(json.dumps({"summary": bench.rows, "details": slim(bench.details)}, indent=2,
                                                   default=_json_default))
     finally:
         fleet.close()
@@ -1097,6 +1097,15 @@ def main(argv=None) -> int:
         connections.close_all()
         shutil.rmtree(tempdir, ignore_errors=True)
     return 0
+
+
+def slim(value):
+    """The figures without the raw samples (latencies, lateness, API probe timestamps)."""
+    if isinstance(value, dict):
+        return {k: slim(v) for k, v in value.items() if k not in ("recorded", "inbound", "probe")}
+    if isinstance(value, list | tuple):
+        return [slim(v) for v in value]
+    return value
 
 
 def _json_default(value):
