@@ -1009,7 +1009,8 @@ async def scenario_storm(bench: Bench) -> None:
               f"{args.target_sizes['storm']:,} back <= 60 s, 0 refused/left",
               (f"all back in {done_all:.1f} s" if not left else f"{len(finished):,} back, {left:,} left at {args.storm_deadline:g} s")
               + f", {sum(refused.values())} refused, {sum(errors.values()):,} failed connects, {sum(online.values()):,} online",
-              ok, limited_by(usage), usage.busy, reduced(bench, "storm", stations) or ("1 node: no REDIS_URL" if nodes < 2 else ""))
+              ok, limited_by(usage), usage.busy,
+              "; ".join(filter(None, [reduced(bench, "storm", stations), "1 node: no REDIS_URL" if nodes < 2 else ""])))
     bench.details["storm"] = {"stations": stations, "nodes": nodes, "done": len(finished), "all_done_s": done_all,
                               "left_behind": left, "refused": dict(refused), "connect_errors": dict(errors),
                               "retried_calls": dict(retried), "per_node": dict(per_node), "online": online,
@@ -1028,7 +1029,7 @@ def print_summary(bench: Bench) -> None:
         ("Redis" if os.environ.get("REDIS_URL") else "in-memory") + " layer"
     print()
     print(f"== summary (issue #17 targets; {mode}; {os.cpu_count()} cores, load generator included: "
-          f"{bench.fleet.size} processes) ==")
+          f"{bench.fleet.size} process{'es' if bench.fleet.size > 1 else ''}) ==")
     print("  ".join(title.ljust(width) for (title, _), width in zip(columns, widths)))
     print("  ".join("-" * width for width in widths))
     for row in bench.rows:
@@ -1053,7 +1054,7 @@ async def main_async(bench: Bench) -> None:
                     if redis:
                         await scenario_throughput(bench, 2)
                     else:
-                        bench.row("throughput, 2 nodes", "2,500 msg/s at p99 <= 50 ms", "not run: needs REDIS_URL", None)
+                        bench.row("throughput, 2 nodes", "2,500 msg/s, p99 <= 50 ms", "not run: needs REDIS_URL", None)
             elif scenario == "ratio":
                 await scenario_ratio(bench)
             elif scenario == "burst":
