@@ -28,5 +28,8 @@ test: install
 faults: install
 	$(PY) -m pytest -m faults -p no:cacheprovider -q
 
+# `make bench`: every scenario of issue 17 (bench/README.md) at sizes that take a few minutes, and a
+# summary table; `make bench BENCH_ARGS=--full` at the issue's sizes.
+BENCH_ARGS ?=
 bench: install
-	$(PY) bench/station_load.py
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -74,3 +74,18 @@ class CpuWindow:
         """CPU of `pid` over the window as a share of ONE core (1.0 = a core fully busy)."""
         used = (self.process_cpu or {}).get(pid)
         return None if used is None or self.wall <= 0 else used / self.wall
+
+
+def listen_overflows() -> int | None:
+    """TcpExt ListenOverflows of the whole machine: handshakes dropped because a listening socket's
+    accept queue was full (the server's backlog), which stations see as resets and timeouts."""
+    try:
+        with open("/proc/net/netstat") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for keys, values in zip(lines[::2], lines[1::2]):
+        if keys.startswith("TcpExt:"):
+            fields = dict(zip(keys.split()[1:], values.split()[1:]))
+            return int(fields["ListenOverflows"]) if "ListenOverflows" in fields else None
+    return None
