@@ -34,6 +34,8 @@ from twisted.internet import reactor  # noqa: E402
 logger = logging.getLogger("csms.node")
 
 PROTOCOL_CLOSE_CODES = frozenset({1001, 1008, 1009, 1011})
+LISTEN_BACKLOG = 4096
+HANDSHAKE_TIMEOUT = 30
 
 
 class DenialWebSocketProtocol(WebSocketProtocol):
@@ -132,8 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     if released:
         logger.info("node %s restarted: %d stations it held marked offline", settings.CSMS_NODE_NAME, released)
     args = [
-        "--bind", host,
-        "--port", port,
+        # A reconnect storm sends thousands of handshakes at once: a deep accept queue (Twisted's
+        # default is 50) and time for admission to go through the writer's groups.
+        "--endpoint", f"tcp:port={port}:interface={host.strip('[]').replace(':', chr(92) + ':')}:backlog={LISTEN_BACKLOG}",
+        "--websocket_connect_timeout", str(HANDSHAKE_TIMEOUT),
         "--websocket_timeout", "-1",
         "--proxy-headers",
         "--application-close-timeout", "5",

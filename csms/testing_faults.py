@@ -270,7 +270,8 @@ async def running(stations: list[DurableStation]):
 # --- The summary `make faults` prints ----------------------------------------------------------------
 
 
-REPORT_PATH = Path(os.environ.get("CSMS_FAULT_REPORT", Path(tempfile.gettempdir()) / "csms-fault-report.jsonl"))
+# One file per test run (the pytest process), so that runs side by side do not mix their tables.
+REPORT_PATH = Path(os.environ.get("CSMS_FAULT_REPORT") or Path(tempfile.gettempdir()) / f"csms-fault-report-{os.getpid()}.jsonl")
 
 
 def report(scenario: str, **figures) -> None:

@@ -22,6 +22,7 @@ import collections
 import logging
 import time
 import uuid
+from functools import partial
 
 from channels.consumer import AsyncConsumer
 from django.conf import settings
@@ -212,16 +213,10 @@ class OCPPConsumer(AsyncConsumer):
         unfinished = [] if self.current_call is None else [self.current_call]
         unfinished.extend(self.outbound)
         self.outbound.clear()
-        try:
-            await run_db(calls.calls_fail_disconnected, call_ids=unfinished)
-            await run_db(directory.get().disconnected, station_id=self.station_id, channel_name=address)
-        except Exception as exc:
-            # The database is away: the node's next report marks the station offline (it no longer
-            # holds it), and the stale-call job ends its calls.
-            if is_outage(exc):
-                db_outage.failed(exc)
-            else:
-                logger.exception("could not record the disconnection of %s", self.station_id)
+        # Recorded by the writer with its next group, without holding this connection's end up (a
+        # reconnect storm ends thousands at once). Should that fail, the node's next report marks the
+        # station offline (it no longer holds it) and the stale-call job ends its calls.
+        get_writer().run_later(self.station_id, partial(_disconnection_record, self.station_id, address, unfinished))
         metrics.station_disconnects.labels(reason=self.end_reason).inc()
         logger.info("station %s disconnected (%s, %s)", self.station_id, self.end_reason,
                     getattr(self, "close_code", None),
@@ -442,6 +437,11 @@ class OCPPConsumer(AsyncConsumer):
             return
         metrics.csms_calls.labels(action=action, status="completed").inc()
         await run_db(calls.call_complete, call_id=call_id, response=reply.payload)
+
+
+def _disconnection_record(station_id: str, address: str, unfinished: list[int]) -> None:
+    calls.calls_fail_disconnected(call_ids=unfinished)
+    directory.get().disconnected(station_id=station_id, channel_name=address)
 
 
 def _utf8_size(text: str) -> int:

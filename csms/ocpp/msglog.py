@@ -16,11 +16,15 @@ import asyncio
 import collections
 import logging
 
+from functools import partial
+
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
-from csms.db import run_db
+from csms.db import insert_rows, run_db
+
+from . import directory
+from .writer import get_writer
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +75,14 @@ class MessageLogBuffer:
     async def flush(self):
         rows = [self._rows.popleft() for _ in range(min(len(self._rows), MAX_BATCH))]
         seen, self._seen = self._seen, set()
-        if not rows and not seen:
+        if seen:
+            # Station rows are written by the node's writer only, so that its transactions never
+            # deadlock with this one.
+            get_writer().run_later("", partial(directory.get().seen, seen))
+        if not rows:
             return
         try:
-            await run_db(_write, rows, seen)
+            await run_db(_write, rows)
         except Exception as exc:  # never let logging take a station down: keep the rows for later
             from .writer import db_outage, is_outage
 
@@ -86,7 +94,6 @@ class MessageLogBuffer:
             while len(self._rows) > settings.CSMS_MESSAGE_LOG_BUFFER:
                 self._rows.popleft()
                 self.dropped += 1
-            self._seen |= seen
             await asyncio.sleep(1.0)  # do not hammer a database that is away
             return
         self.written += len(rows)
@@ -103,21 +110,10 @@ class MessageLogBuffer:
                 return
 
 
-def _write(rows: list[tuple], seen: set[str]) -> None:
-    from . import directory
+def _write(rows: list[tuple]) -> None:
     from .models import MessageLog
 
-    if rows:
-        if connection.vendor == "postgresql":
-            # COPY: a few microseconds a row, against tens for an ORM bulk insert.
-            with connection.cursor() as cursor:
-                with cursor.cursor.copy(f"COPY {MessageLog._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-        else:
-            MessageLog.objects.bulk_create([MessageLog(**dict(zip(COLUMNS, row))) for row in rows], batch_size=500)
-    if seen:
-        directory.get().seen(seen)
+    insert_rows(MessageLog, COLUMNS, rows)
 
 
 buffer = MessageLogBuffer()

@@ -23,7 +23,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
@@ -38,16 +40,23 @@ logger = logging.getLogger(__name__)
 
 # Pause between attempts while the database is unreachable.
 OUTAGE_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0)
+# A group chosen as a deadlock's victim runs again at once, this many times before it is treated as an
+# outage (waited out, then split Call by Call).
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(slots=True, eq=False)  # identity: a job is a dictionary key
 class Job:
-    station_id: str
-    message_id: str
-    action: str
-    payload: dict
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future
+    """Database work of one station Call (or of a connection's bookkeeping) for the writer.
+
+    `in_group` runs inside the group's transaction and raises on anything unusual; `alone` runs it in
+    its own transaction and returns its result (an exception object for a refusal)."""
+
+    order: str  # jobs of a group run sorted by it (a station id): rows are locked in one order
+    in_group: Callable[[], object]
+    alone: Callable[[], object]
+    loop: asyncio.AbstractEventLoop | None
+    future: asyncio.Future | None
     deadline: float = field(default=0.0)
 
 
@@ -96,6 +105,13 @@ def _outage_types() -> tuple[type, ...]:
 OUTAGE_TYPES = _outage_types()
 
 
+def is_deadlock(exc: BaseException) -> bool:
+    """Two transactions waited for each other's rows (across nodes): the database chose this one."""
+    cause = exc.__cause__ if isinstance(exc, (OperationalError, InterfaceError)) else exc
+    name = type(cause).__name__
+    return name in ("DeadlockDetected", "SerializationFailure")
+
+
 def is_outage(exc: BaseException) -> bool:
     """A failure of the connection, or a transient one (a deadlock, a lock timeout), not of the Call
     itself: worth running it again once the database answers."""
@@ -112,6 +128,7 @@ class Writer:
         # Figures for the operations team (and the bench): groups committed and their sizes.
         self.groups = 0
         self.calls = 0
+        self.deadlocks = 0
 
     @property
     def depth(self) -> int:
@@ -119,8 +136,23 @@ class Writer:
 
     def submit(self, *, station_id: str, message_id: str, action: str, payload: dict) -> asyncio.Future:
         """Queue a station Call; the future resolves to its `processing.Outcome` once committed."""
-        loop = asyncio.get_running_loop()
-        job = Job(station_id, message_id, action, payload, loop, loop.create_future(),
+        arguments = {"station_id": station_id, "message_id": message_id, "action": action, "payload": payload}
+        return self._put(station_id, partial(processing.process_in_group, **arguments),
+                         partial(processing.inbound_call_process, **arguments))
+
+    def run(self, order: str, func: Callable[[], object]) -> asyncio.Future:
+        """Queue other database work of a connection (admission, connection bookkeeping) to run with
+        the next group: the future resolves to `func()`'s result once committed. Station rows are then
+        written by this one thread per node, which keeps its transactions from deadlocking each other."""
+        return self._put(order, func, partial(_alone, func))
+
+    def run_later(self, order: str, func: Callable[[], object]) -> None:
+        """Like `run`, for work nobody waits for (a disconnection's bookkeeping)."""
+        self._put(order, func, partial(_alone, func), wait=False)
+
+    def _put(self, order: str, in_group, alone, wait: bool = True) -> asyncio.Future | None:
+        loop = asyncio.get_running_loop() if wait else None
+        job = Job(order, in_group, alone, loop, loop.create_future() if wait else None,
                   time.monotonic() + settings.CSMS_DB_OUTAGE_WAIT)
         self._ensure_thread()
         self._queue.put(job)
@@ -145,7 +177,8 @@ class Writer:
                 except queue.Empty:
                     break
             # A Call whose station was already answered (it waited past the bound) is not run any more.
-            group = [job for job in group if not job.future.done()]
+            group = sorted((job for job in group if job.future is None or not job.future.done()),
+                           key=lambda job: job.order)
             if not group:
                 continue
             try:
@@ -158,7 +191,8 @@ class Writer:
             _resolve(group, results)
 
     def _process(self, group: list[Job]) -> list:
-        bind_origin_loop(group[0].loop)  # on_commit hooks reach connections through that loop
+        # on_commit hooks reach connections through the node's loop
+        bind_origin_loop(next((job.loop for job in group if job.loop is not None), None))
         try:
             results = self._retrying(group, self._try_group) if len(group) > 1 else {}
             for job in group:
@@ -175,12 +209,17 @@ class Writer:
         live = list(jobs)
         delays = iter(OUTAGE_RETRY_DELAYS)
         delay = next(delays)
+        deadlocks = 0
         while live:
             try:
                 settled.update(attempt(live))
             except Exception as exc:
                 if not is_outage(exc):
                     raise
+                if is_deadlock(exc) and deadlocks < DEADLOCK_RETRIES:
+                    deadlocks += 1  # not an outage: the other transaction went through, go again now
+                    self.deadlocks += 1
+                    continue
                 self.outage.failed(exc)
                 _discard_connection()
                 now = time.monotonic()
@@ -201,9 +240,7 @@ class Writer:
         on its own). An outage propagates, to be waited out."""
         try:
             with transaction.atomic(), collecting():
-                return {job: processing.process_in_group(station_id=job.station_id, message_id=job.message_id,
-                                                         action=job.action, payload=job.payload)
-                        for job in group}
+                return {job: job.in_group() for job in group}
         except Exception as exc:
             if is_outage(exc):
                 raise
@@ -212,12 +249,16 @@ class Writer:
     def _try_alone(self, jobs: list[Job]) -> dict:
         (job,) = jobs
         try:
-            return {job: processing.inbound_call_process(station_id=job.station_id, message_id=job.message_id,
-                                                         action=job.action, payload=job.payload)}
+            return {job: job.alone()}
         except Exception as exc:
             if is_outage(exc):
                 raise
             return {job: exc}
+
+
+def _alone(func: Callable[[], object]):
+    with transaction.atomic(), collecting():
+        return func()
 
 
 def _discard_connection() -> None:
@@ -232,6 +273,10 @@ def _resolve(jobs: list[Job], results: list) -> None:
     """Hand each Call its result on its connection's loop, one callback per loop for the whole group."""
     by_loop: dict[asyncio.AbstractEventLoop, list] = {}
     for job, result in zip(jobs, results):
+        if job.future is None:
+            if isinstance(result, BaseException):
+                logger.error("background database work for %s failed: %s: %s", job.order, type(result).__name__, result)
+            continue
         by_loop.setdefault(job.loop, []).append((job.future, result))
     for loop, pairs in by_loop.items():
         try:
