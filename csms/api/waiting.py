@@ -42,9 +42,10 @@ def poll_until(done, seconds: float) -> bool:
     return True
 
 
-# While waiting for a call, the database is looked at this often (a call finished on another node
-# is seen there); one finished on this node wakes the waiter at once.
-CALL_POLL_INTERVAL = 0.025
+# A waiting request is woken as soon as its call finishes, on this node or on another (csms.ocpp.calls
+# tells the node that enqueued it); it looks at the database this often all the same, in case the
+# word got lost (the channel layer away).
+CALL_POLL_INTERVAL = 0.25
 
 
 def wait_for_call(call, seconds: float):
@@ -52,16 +53,20 @@ def wait_for_call(call, seconds: float):
 
     if call.finished:
         return call
+    from csms.ocpp.models import Call
+
     woken = call_wait_register(call.pk)
     try:
         deadline = time.monotonic() + seconds
-        while True:
-            call.refresh_from_db()
+        while not Call.objects.filter(pk=call.pk, status__in=Call.FINISHED).exists():
             remaining = deadline - time.monotonic()
-            if call.finished or remaining <= 0:
-                return call
+            if remaining <= 0:
+                break
             if not connection.in_atomic_block:
                 connection.close()  # the pool gets it back while we wait
             woken.wait(min(CALL_POLL_INTERVAL, remaining))
+            woken.clear()
     finally:
         call_wait_unregister(call.pk, woken)
+    call.refresh_from_db()
+    return call

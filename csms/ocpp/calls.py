@@ -19,7 +19,8 @@ from django.utils import timezone
 from csms.errors import Conflict, Invalid
 
 from . import directory, router
-from .channels import ChannelLayerUnavailable, station_send
+from .channels import ChannelLayerUnavailable, channel_send, station_send
+from .mailbox import mailbox
 from .errors import OCPPError
 from .hooks import CallFinished, call_finished
 from .models import Call, CallStatus
@@ -81,7 +82,8 @@ def call_enqueue(
     """Validate, store and dispatch a Call to a connected station (a station object or its id)."""
     station_id = station if isinstance(station, str) else station.pk
     call_validate(action=action, payload=payload)
-    if directory.get().channel(station_id) is None:
+    address = directory.get().channel(station_id)
+    if address is None:
         raise StationOffline(station_id)
     call = Call.objects.create(
         station_id=station_id,
@@ -90,14 +92,17 @@ def call_enqueue(
         requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
         source=source,
         context=context or {},
+        reply_to=mailbox.node_address(),
     )
-    transaction.on_commit(lambda: _deliver(call.pk, station_id))
+    transaction.on_commit(lambda: _deliver(call.pk, station_id, address))
     return call
 
 
-def _deliver(call_id: int, station_id: str) -> None:
+def _deliver(call_id: int, station_id: str, address: str) -> None:
+    event = {"type": "ocpp.call", "call_id": call_id}
     try:
-        delivered = station_send(station_id, {"type": "ocpp.call", "call_id": call_id})
+        # The connection found a moment ago, else (it was just replaced) whichever holds the station now.
+        delivered = channel_send(address, event) or station_send(station_id, event)
     except ChannelLayerUnavailable:
         # The station is held by another node and Redis is down: say so at once rather than let
         # the call wait for a hand-over that cannot happen.
@@ -168,8 +173,17 @@ def call_finish(
 def _announce(call: Call) -> None:
     call_finished.emit(CallFinished(call.pk, call.station_id, call.action, call.status, call.response,
                                     call.error_code))
-    call_id = call.pk
-    transaction.on_commit(lambda: _wake(call_id))
+    call_id, reply_to = call.pk, call.reply_to
+    transaction.on_commit(lambda: _tell_waiters(call_id, reply_to))
+
+
+def _tell_waiters(call_id: int, reply_to: str) -> None:
+    _wake(call_id)
+    if reply_to and not mailbox.is_local(reply_to):
+        try:
+            channel_send(reply_to, {"type": "call.finished", "call_id": call_id})
+        except Exception:  # the waiter looks at the database now and then all the same
+            logger.debug("could not tell %s that call %s finished", reply_to, call_id)
 
 
 # Threads of this process waiting for a call to finish (an API request with ?wait): woken as soon as
@@ -199,6 +213,9 @@ def _wake(call_id: int) -> None:
         waiting = list(_waiters.get(call_id, ()))
     for event in waiting:
         event.set()
+
+
+mailbox.on_node_event("call.finished", lambda message: _wake(message["call_id"]))
 
 
 def calls_fail_disconnected(*, call_ids: list[int]) -> None:

@@ -75,6 +75,7 @@ class Mailbox:
         self.health = LayerHealth()
         self._listener: asyncio.Task | None = None
         self._starting: asyncio.Lock | None = None
+        self._node_handlers: dict = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -131,7 +132,20 @@ class Mailbox:
         if self.connections.get(connection.connection_id) is connection:
             del self.connections[connection.connection_id]
 
+    def node_address(self) -> str:
+        """Where events for this node itself (not one of its connections) go; "" when not serving."""
+        return self.address("") if self.channel is not None else ""
+
+    def on_node_event(self, kind: str, handler) -> None:
+        """Handle events sent to the node itself (`handler(message)`, on the node's loop)."""
+        self._node_handlers[kind] = handler
+
     def deliver_local(self, message: dict) -> bool:
+        if not message.get("connection"):
+            handler = self._node_handlers.get(message.get("type", ""))
+            if handler is not None:
+                handler(message)
+            return handler is not None
         connection = self.connections.get(message.get("connection", ""))
         if connection is None:
             return False  # it closed meanwhile; whoever sent it learns from the call's state

@@ -85,6 +85,9 @@ class Call(models.Model):
     error_details = models.JSONField(null=True, blank=True)
     # Free-form link to what the call serves (a reservation, a sync, a profile assignment...).
     context = models.JSONField(default=dict, blank=True)
+    # The mailbox of the node that enqueued the call (csms/ocpp/mailbox.py): told when it finishes, so
+    # that a request waiting there (?wait) answers at once, whichever node the station is on.
+    reply_to = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
