@@ -4,7 +4,7 @@ from csms.ocpp.router import on_failure, on_result
 from stations.hooks import ConnectorStatusChanged, connector_status_changed
 from transactions.hooks import TransactionStarted, transaction_started
 
-from . import services
+from . import selectors, services
 
 
 @on_result("ReserveNow")
@@ -27,7 +27,8 @@ def cancel_reservation_failed(call) -> None:
     services.reservation_cancel_failed(call=call)
 
 
-@transaction_started.connect
+# Most starts are at stations holding no reservation: one cheap look decides, before any savepoint.
+@transaction_started.connect(when=lambda event: selectors.station_has_open_reservations(event.transaction.station_id))
 def on_transaction_started(event: TransactionStarted) -> None:
     services.reservation_use_by_transaction(transaction_obj=event.transaction, parent_id_tag=event.parent_id_tag)
 

@@ -8,6 +8,7 @@ from csms.ocpp.router import on_failure, on_result
 from csms.ocpp.schemas import parse_datetime
 from transactions.hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 
+from . import selectors
 from .services import commands, mirror
 
 
@@ -64,11 +65,15 @@ def get_composite_schedule_failed(call) -> None:
     mirror.composite_report_record(call=call, status=None)
 
 
-@transaction_started.connect
+# Only a start answering a remote start (its TxProfile becomes installed) or on a connector still
+# holding TxProfiles has anything to change: one cheap look decides, before any savepoint.
+@transaction_started.connect(when=lambda event: event.transaction.remote_start_call_id is not None
+                             or selectors.connector_holds_tx_profiles(event.transaction.station_id,
+                                                                      event.transaction.connector_id))
 def on_transaction_started(event: TransactionStarted) -> None:
     mirror.installed_profiles_on_transaction_start(transaction=event.transaction)
 
 
-@transaction_stopped.connect
+@transaction_stopped.connect(when=lambda event: selectors.connector_holds_tx_profiles(event.transaction.station_id))
 def on_transaction_stopped(event: TransactionStopped) -> None:
     mirror.installed_tx_profiles_end(transaction=event.transaction)

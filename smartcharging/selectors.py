@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -138,3 +139,16 @@ def station_connector_ids(station_id: str) -> list[int]:
         Transaction.objects.filter(station_id=station_id, stopped_at__isnull=True).values_list("connector_id", flat=True)
     )
     return sorted(known)
+
+
+def connector_holds_tx_profiles(station_id: str, connector_id: int | None = None) -> bool:
+    """Whether the station (one connector of it) holds TxProfiles in our mirror: one statement, for
+    the transaction hooks that run at every start and stop."""
+    sql = f"SELECT 1 FROM {InstalledChargingProfile._meta.db_table} WHERE station_id = %s AND purpose = %s"
+    params: list = [station_id, "TxProfile"]
+    if connector_id is not None:
+        sql += " AND connector_id = %s"
+        params.append(connector_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None
