@@ -16,7 +16,14 @@ from csms.errors import Invalid
 from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import format_datetime
 
-from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
+from .hooks import (
+    MeterValuesStored,
+    TransactionStarted,
+    TransactionStopped,
+    meter_values_stored,
+    transaction_started,
+    transaction_stopped,
+)
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 logger = logging.getLogger(__name__)
@@ -281,5 +288,6 @@ def meter_values_store(
             Q(meter_last_at__isnull=True) | Q(meter_last_at__lte=latest[0])
         ).update(meter_last=latest[1], meter_last_at=latest[0])
         transaction.meter_last, transaction.meter_last_at = latest[1], latest[0]
+    meter_values_stored.emit(MeterValuesStored(station_id, connector_id, transaction.pk if transaction is not None else None))
     return len(rows)
 
