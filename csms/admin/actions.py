@@ -9,7 +9,7 @@ refusals (csms.errors) turned into error messages, the report and where the oper
 same actions run from an object's page (`<object_id>/send/<action>/`).
 
 `call_action` builds the common kind, one Call per target through `call_enqueue`: the operator then
-lands on the call (one) or on the list of the calls just made (several), pages that refresh
+lands on the call (one) or on the list of the calls just made (several), pages that update
 themselves until every answer is in (docs/adr/0010-admin-call-actions.md).
 """
 
@@ -162,10 +162,10 @@ def call_links(modeladmin, sent: list[tuple[str, Call]]):
 
 
 def calls_land(modeladmin, outcome: Outcome, ocpp_action: str) -> Outcome:
-    """Tell what was sent and open the call(s), whose pages refresh until the station answers."""
+    """Tell what was sent and open the call(s), whose pages update themselves when the station answers."""
     if not outcome.sent:
         return outcome
-    outcome.tell(format_html("{} sent ({}): {}. The page refreshes until the station answers.",
+    outcome.tell(format_html("{} sent ({}): {}. The page updates itself when the station answers.",
                              ocpp_action, len(outcome.sent), call_links(modeladmin, outcome.sent)))
     if len(outcome.sent) == 1:
         outcome.redirect = call_url(modeladmin, outcome.sent[0][1])

@@ -47,9 +47,9 @@ async def test_reset_hard_from_the_station_list(node, make_station, admin_sessio
     assert call.status == CallStatus.COMPLETED and call.response == {"status": "Accepted"}
     assert call.payload == {"type": "Hard"} and call.source == "admin" and call.requested_by_id == admin_session.user.pk
     assert_reported(response, call)
-    # Once answered, the call's page shows the answer and stops refreshing.
+    # Once answered, the call's page shows the answer and no longer says it waits.
     page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call.pk}/change/")).text
-    assert "completed" in page and "Accepted" in page and 'http-equiv="refresh"' not in page
+    assert "completed" in page and "Accepted" in page and 'id="call-waiting-note"' not in page
 
 
 async def test_change_configuration_updates_the_stored_value(node, make_station, admin_session):
