@@ -34,7 +34,7 @@ from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.permissions import may_send_calls
 
-from .forms import ConfirmForm
+from .forms import CallForm, ConfirmForm
 from .presentation import call_link
 
 SOURCE = "admin"
@@ -283,7 +283,10 @@ def run_action(modeladmin, request, queryset, action: AdminAction, obj=None):
     (an action without parameters runs at once); on an object's own URL, a POST submits."""
     applying = request.method == "POST" and (
         obj is not None or "apply" in request.POST or not action.form_class.base_fields)
-    form = action.form_class(request.POST if applying else None)
+    data = request.POST if applying else None
+    # A Call form knows what it is for (the stations' connectors...); other forms take data only.
+    form = (action.form_class(data, targets=queryset) if issubclass(action.form_class, CallForm)
+            else action.form_class(data))
     if form.is_bound and form.is_valid():
         try:
             outcome = action.run(modeladmin, request, queryset, form)
