@@ -37,6 +37,7 @@ from csms.admin.presentation import (
     live_fragment,
     live_watches,
     number,
+    plural,
     pretty_json,
 )
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
@@ -44,6 +45,7 @@ from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 from console.selectors import power_now_by_transaction, transaction_series
 
 from .id_tags import id_tag_create, id_tag_delete, id_tag_update
+from .services import REMOTE_START_WINDOW
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 # --- Remote stop --------------------------------------------------------------------------------------
@@ -193,12 +195,23 @@ class TransactionIdFilter(InputFilter):
 
 @admin.register(MeterValue)
 class MeterValueAdmin(StationColumnMixin, ReadOnlyAdmin):
-    list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand", "phase",
-                    "value", "unit", "context", "location", "format", "source"]
+    # Newest first, and few enough columns for a 1,400 px screen (phase with its measurand, unit with its value).
+    list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand_phase",
+                    "reading", "context", "location", "source", "received_at"]
     list_display_links = ["timestamp"]
+    ordering = ["-timestamp", "-id"]
     list_filter = [StationFilter, TransactionIdFilter, "measurand", "context", "phase", "location", "unit", "source"]
     date_hierarchy = "timestamp"
     show_full_result_count = False
+
+    @admin.display(description="measurand", ordering="measurand")
+    def measurand_phase(self, sample):
+        return f"{sample.measurand} ({sample.phase})" if sample.phase else sample.measurand
+
+    @admin.display(description="value")
+    def reading(self, sample):
+        value = sample.value if len(sample.value) <= 40 else sample.value[:40] + "…"
+        return f"{value} {sample.unit}" if sample.format != "SignedData" else f"{value} (signed)"
 
     @admin.display(description="transaction", ordering="transaction_id")
     def transaction_link(self, sample):
@@ -296,13 +309,13 @@ class IdTagAdmin(admin.ModelAdmin):
     def block(self, request, queryset):
         for tag in queryset:
             id_tag_update(id_tag=tag, blocked=True)
-        self.message_user(request, f"Blocked {queryset.count()} id tag(s).", messages.SUCCESS)
+        self.message_user(request, f"Blocked {plural(queryset.count(), 'id tag')}.", messages.SUCCESS)
 
     @admin.action(description="Unblock the selected id tags", permissions=["change"])
     def unblock(self, request, queryset):
         for tag in queryset:
             id_tag_update(id_tag=tag, blocked=False)
-        self.message_user(request, f"Unblocked {queryset.count()} id tag(s).", messages.SUCCESS)
+        self.message_user(request, f"Unblocked {plural(queryset.count(), 'id tag')}.", messages.SUCCESS)
 
 
 # --- Tariffs -------------------------------------------------------------------------------------------------
@@ -325,5 +338,10 @@ def remote_start_led_to(call):
     """The transaction a RemoteStartTransaction started, once the station reported it."""
     started = Transaction.objects.filter(remote_start_call_id=call.pk).first()
     if started is None:
-        return "no transaction started yet"
+        if call.status != "completed" or (call.response or {}).get("status") != "Accepted":
+            return "no transaction: the station did not accept the request"
+        if call.completed_at and timezone.now() - call.completed_at > REMOTE_START_WINDOW:
+            return (f"no transaction started within {int(REMOTE_START_WINDOW.total_seconds() // 60)} minutes "
+                    "(the EV was not plugged in, or the station refused the tag)")
+        return "no transaction started yet (this page updates itself when it starts)"
     return admin_link("transaction", started.pk, f"transaction #{started.pk}", app_label="transactions")

@@ -76,6 +76,11 @@ def changelist_url(model_name: str, app_label: str = "stations", **params) -> st
     return f"{url}?{urlencode(params)}" if params else url
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 id tag", "2 id tags" (never "1 transactions")."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
 def number(value) -> str:
     """A reading without spurious decimals: 12713.000 -> "12713", 12713.500 -> "12713.5"."""
     if value is None:
