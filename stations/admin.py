@@ -19,6 +19,8 @@ from csms.admin.actions import SOURCE, AdminActionsMixin, admin_action, station_
 from csms.admin.filters import ErrorCodeFilter, StationFilter
 from csms.admin.presentation import (
     MESSAGE_TYPES,
+    ORANGE,
+    badge,
     call_link,
     call_outcome,
     call_status_badge,
@@ -108,8 +110,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         return [*self.own_actions, *station_list_actions()]
 
     # Few enough columns for a 1,400 px screen: what the station is, in one column.
-    list_display = ["id", "description", "registration", "connection", "connector_states", "hardware", "last_seen",
-                    "reset_required", "partner"]
+    list_display = ["station", "state", "connector_states", "hardware", "last_seen", "partner"]
+    list_display_links = ["station"]
     list_filter = ["online", FaultedFilter, "registration_status", "reset_required", "security_profile", "partner",
                    "vendor"]
     search_fields = ["id", "description", "vendor", "model", "serial_number", "charge_box_serial_number"]
@@ -150,6 +152,22 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     @admin.display(description="registration", ordering="registration_status")
     def registration(self, station):
         return registration_badge(station.registration_status)
+
+    @admin.display(description="chargeBoxId", ordering="id")
+    def station(self, station):
+        if not station.description:
+            return station.pk
+        return format_html('{}<br><span class="quiet">{}</span>', station.pk, Truncator(station.description).chars(60))
+
+    @admin.display(description="state", ordering="online")
+    def state(self, station):
+        """Connection (live), and the registration and a pending reset when they need attention."""
+        parts = [self.connection(station)]
+        if station.registration_status != "Accepted":
+            parts.append(registration_badge(station.registration_status))
+        if station.reset_required:
+            parts.append(badge("reset required", ORANGE))
+        return format_html_join(" ", "{}", ((part,) for part in parts))
 
     @admin.display(description="connection", ordering="online")
     def connection(self, station):

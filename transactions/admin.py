@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.html import format_html
 
 from csms.admin.actions import (
@@ -102,8 +104,7 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     object_actions = [REMOTE_STOP]
     actions = [admin_action(REMOTE_STOP)]
     # Few enough columns for a 1,400 px screen: the tag with its status, the state with its reason.
-    list_display = ["id", "station_id_link", "connector_id", "tag", "started_at", "stopped_at", "energy_live",
-                    "cost_display", "state_live"]
+    list_display = ["id", "station_connector", "tag", "times", "energy_live", "cost_display", "state_live"]
     list_display_links = ["id"]
     list_filter = [ActiveFilter, StationFilter, IdTagFilter, "id_tag_status", "stop_reason", "stop_tag_mismatch"]
     search_fields = ["=id", "=station__id", "=id_tag"]
@@ -135,6 +136,15 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
         if tx.stop_tag_mismatch:
             return badge("stopped by another tag", ORANGE)
         return badge("ended", GREY)
+
+    @admin.display(description="station / connector", ordering="station_id")
+    def station_connector(self, tx):
+        return format_html("{}&nbsp;/&nbsp;{}", self.station_id_link(tx), tx.connector_id)
+
+    @admin.display(description="started → stopped (station time)", ordering="started_at")
+    def times(self, tx):
+        stopped = date_format(localtime(tx.stopped_at), "DATETIME_FORMAT") if tx.stopped_at else "running"
+        return format_html("{}<br>→ {}", date_format(localtime(tx.started_at), "DATETIME_FORMAT"), stopped)
 
     @admin.display(description="idTag", ordering="id_tag")
     def tag(self, tx):
