@@ -105,11 +105,9 @@ def standard_key(key: str) -> tuple[str, KeySpec] | None:
 
 
 def _item_valid(kind: str, item: str) -> bool:
-    if kind == "measurand":
-        measurand, _, phase = item.partition(".")  # "Voltage.L1"
-        if measurand not in MEASURANDS:  # "Energy.Active.Import.Register.L1": the measurand has dots itself
-            measurand, _, phase = item.rpartition(".")
-        return measurand in MEASURANDS and (not phase or phase in PHASES)
+    if kind == "measurand":  # a measurand (with dots of its own), optionally ".phase": "Voltage.L1"
+        measurand, _, phase = item.rpartition(".")
+        return item in MEASURANDS or (measurand in MEASURANDS and phase in PHASES)
     if kind == "phase_rotation":
         connector, _, rotation = item.partition(".")  # "0.RST", "1.NotApplicable"
         return connector.isdigit() and rotation in PHASE_ROTATIONS

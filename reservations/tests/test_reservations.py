@@ -258,3 +258,24 @@ async def test_a_partner_sees_only_its_own_reservations(node, api, make_station)
     assert [item["id"] for item in listed] == [own.json()["id"]]
     assert (await db(partner_api.get)(f"/api/v1/reservations/{foreign['id']}/")).status_code == 404
     assert (await db(partner_api.post)(f"/api/v1/reservations/{foreign['id']}/cancel/")).status_code == 404
+
+
+async def test_unknown_tags_and_occupied_connectors_are_refused_before_sending(node, api, make_station, make_id_tag):
+    station = await db(make_station)()
+    await db(make_id_tag)("KNOWN-TAG")
+    async with connect_station(node, station.id, boot=True) as cp:
+        for number in (1, 2):
+            await cp.send("StatusNotification", {"connectorId": number, "errorCode": "NoError", "status": "Available"})
+        unknown = await db(api.post)("/api/v1/reservations/", json={
+            "station": station.id, "connector_id": 1, "id_tag": "NEVER-SEEN", "expiry_date": in_minutes(30)})
+        assert unknown.status_code == 400 and "id tag NEVER-SEEN is unknown" in unknown.json()["detail"]
+        phantom = await reserve(api, station.id, 99, "KNOWN-TAG")
+        assert phantom.status_code == 400 and "has no connector 99" in phantom.json()["detail"]
+        first = await reserve(api, station.id, 1, "KNOWN-TAG")
+        assert first.status_code == 201, first.text
+        again = await reserve(api, station.id, 1, "KNOWN-TAG")
+        assert again.status_code == 400 and f"is already reserved (reservation {first.json()['id']}" in again.json()["detail"]
+        await cp.send("StatusNotification", {"connectorId": 2, "errorCode": "NoError", "status": "Charging"})
+        busy = await reserve(api, station.id, 2, "KNOWN-TAG")
+        assert busy.status_code == 400 and "is occupied: it last reported Charging" in busy.json()["detail"]
+        assert [action for action, _ in cp.received if action == "ReserveNow"] == ["ReserveNow"]
