@@ -26,7 +26,7 @@ class TransactionStopped:
 class MeterValuesStored:
     station_id: str
     connector_id: int
-    transaction_id: int | None  # the transaction they belong to (None: outside one, or an unknown id)
+    transaction_id: int | None  # as the station sent it (None: outside a transaction)
 
 
 @dataclass(frozen=True)

@@ -288,6 +288,6 @@ def meter_values_store(
             Q(meter_last_at__isnull=True) | Q(meter_last_at__lte=latest[0])
         ).update(meter_last=latest[1], meter_last_at=latest[0])
         transaction.meter_last, transaction.meter_last_at = latest[1], latest[0]
-    meter_values_stored.emit(MeterValuesStored(station_id, connector_id, transaction.pk if transaction is not None else None))
+    meter_values_stored.emit(MeterValuesStored(station_id, connector_id, transaction_id))
     return len(rows)
 
