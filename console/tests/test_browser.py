@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 from django.utils import timezone
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -25,7 +26,9 @@ def in_browser(func, *args):
 
 
 def wait_until(driver, condition, timeout: float = 10):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+    """`condition(driver)` once truthy; an element swapped by a live update meanwhile is looked up again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]).until(condition)
 
 
 def text(driver, element_id: str) -> str:
@@ -35,7 +38,9 @@ def text(driver, element_id: str) -> str:
 def open_live(driver, path: str) -> None:
     """Open a page, wait for its socket, and mark the window: a reload would lose the mark."""
     driver.get(driver.base_url + path)
-    wait_until(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live-state") == "open")
+    # Subscribed, and the catch-up fetch of what changed meanwhile is in.
+    wait_until(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live-state") == "open"
+               and d.find_element(By.TAG_NAME, "body").get_attribute("data-live-updates"))
     driver.execute_script("window.consoleMark = 'not reloaded';")
 
 
@@ -71,10 +76,12 @@ async def test_dashboard_counts_link_and_follow_the_fleet(node, browser, make_st
             counts = await db(lambda: (ChargeStation.objects.filter(online=True).count(),
                                        ChargeStation.objects.filter(online=False).count()))()
             assert counts[0] >= 2
-            shown = await in_browser(lambda: (tile(browser, "stations-online"), tile(browser, "stations-offline"),
-                                              tile(browser, "stations-faulted"), tile(browser, "connectors-Charging")))
-            assert shown == (str(counts[0]), str(counts[1]), "1", "1")
-            href = await in_browser(lambda: browser.find_element(By.ID, "tile-stations-faulted").get_attribute("href"))
+            expected = (str(counts[0]), str(counts[1]), "1", "1")
+            assert await in_browser(wait_until, browser, lambda d: (
+                tile(d, "stations-online"), tile(d, "stations-offline"), tile(d, "stations-faulted"),
+                tile(d, "connectors-Charging")) == expected)
+            href = await in_browser(wait_until, browser, lambda d: d.find_element(
+                By.ID, "tile-stations-faulted").get_attribute("href"))
             assert href.endswith("/admin/stations/chargestation/?faulted=1")
         # The second station went away: the open dashboard counts it offline, without a reload.
         await in_browser(wait_until, browser, lambda d: tile(d, "stations-online") == str(counts[0] - 1))
@@ -92,7 +99,7 @@ async def test_a_station_going_offline_shows_on_its_open_page(node, browser, mak
     async with connect_station(node, station.id, boot=True) as cp:
         await cp.send("StatusNotification", status(1, "Available"))
         await in_browser(open_live, browser, f"/admin/stations/chargestation/{station.id}/change/")
-        assert "online" in await in_browser(text, browser, "station-summary")
+        assert await in_browser(wait_until, browser, lambda d: "online" in text(d, "station-summary"))
         await cp.send("StatusNotification", status(1, "Preparing"))
         await in_browser(wait_until, browser, lambda d: "Preparing" in text(d, "station-summary"))
     await in_browser(wait_until, browser, lambda d: "offline" in text(d, "station-summary"))
@@ -108,7 +115,7 @@ async def test_a_transaction_page_follows_its_energy_and_draws_its_charts(node, 
         tx = started["transactionId"]
         await cp.send("MeterValues", meter_values(tx, 12713, 7200, 41))
         await in_browser(open_live, browser, f"/admin/transactions/transaction/{tx}/change/")
-        assert "45 Wh" in await in_browser(text, browser, "transaction-energy")
+        assert await in_browser(wait_until, browser, lambda d: text(d, "transaction-energy") == "45 Wh")
         # The meter reading without spurious decimals.
         assert "12713.000" not in await in_browser(lambda: browser.page_source)
         await in_browser(wait_until, browser, lambda d: d.find_element(By.ID, "chart-transaction").get_attribute(
@@ -116,15 +123,15 @@ async def test_a_transaction_page_follows_its_energy_and_draws_its_charts(node, 
         await cp.send("MeterValues", meter_values(tx, 13841, 11000, 44))
         await in_browser(wait_until, browser, lambda d: text(d, "transaction-energy") == "1173 Wh")
         # The charts were drawn again from the stored values: energy, power and SoC, two points more.
-        points = await in_browser(lambda: {
-            e.get_attribute("data-series"): e.get_attribute("data-points")
-            for e in wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-transaction .console-chart-one")
-                                if len(d.find_elements(By.CSS_SELECTOR, "#chart-transaction .console-chart-one")) == 3
-                                and d.find_element(By.CSS_SELECTOR, "#chart-transaction [data-series=power]")
-                                .get_attribute("data-points") == "2" else None)})
+        def charts_drawn(d):
+            boxes = d.find_elements(By.CSS_SELECTOR, "#chart-transaction .console-chart-one")
+            points = {box.get_attribute("data-series"): box.get_attribute("data-points") for box in boxes}
+            return points if points.get("power") == "2" else None
+
+        points = await in_browser(wait_until, browser, charts_drawn)
         assert points == {"energy": "3", "power": "2", "soc": "2"}  # energy starts at 0 Wh when the transaction starts
-        canvases = await in_browser(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#chart-transaction canvas")))
-        assert canvases == 3
+        assert await in_browser(wait_until, browser, lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#chart-transaction canvas")) == 3)
         assert await in_browser(not_reloaded, browser)
     assert await db(lambda: Transaction.objects.get(pk=tx).energy_wh)() == 1173
 

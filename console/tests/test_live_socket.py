@@ -173,3 +173,20 @@ async def test_the_node_refuses_a_console_socket_without_session_or_from_another
         async with websockets.connect(f"{node.ws}/ws/console/", additional_headers={"Origin": node.http}):
             pass
     assert anonymous.value.response.status_code == 403
+
+
+async def test_a_call_page_hears_of_the_transaction_its_remote_start_led_to(node, api, make_station, make_id_tag,
+                                                                           admin_session):
+    station = await db(make_station)()
+    tag = await db(make_id_tag)()
+    headers = {"Cookie": f"sessionid={admin_session.http.cookies['sessionid']}", "Origin": node.http}
+    async with connect_station(node, station.id, boot=True) as cp:
+        call = await asyncio.to_thread(api.call, station.id, "RemoteStartTransaction", {"idTag": tag.id_tag, "connectorId": 1})
+        async with websockets.connect(f"{node.ws}/ws/console/", additional_headers=headers) as browser:
+            await browser.send(json.dumps({"subscribe": [{"concern": "call", "key": str(call["id"])}]}))
+            assert json.loads(await browser.recv())["denied"] == []
+            await cp.send("StartTransaction", {"connectorId": 1, "idTag": tag.id_tag, "meterStart": 0,
+                                               "timestamp": "2025-01-01T10:00:00Z"})
+            assert json.loads(await asyncio.wait_for(browser.recv(), 5)) == {"concern": "call", "key": str(call["id"])}
+    page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call['id']}/change/")).text
+    assert "transaction #" in page and "no transaction started yet" not in page

@@ -3,9 +3,9 @@
  * A fragment is any element with an id and data-live='[["station","CP-1"],["fleet",null]]': what it
  * shows depends on those things. The page opens one socket (/ws/console/), subscribes to every thing
  * its fragments depend on and, when the server says one of them changed, fetches the page again with
- * the user's session and swaps in the fragments that depend on it. No timer asks the server
- * anything: a fetch follows a change, and at most one fetch runs at a time (changes that arrive
- * meanwhile are served by one more fetch).
+ * the user's session and swaps in the fragments that depend on it. Once subscribed it fetches them
+ * once, for what changed before. No timer asks the server anything: a fetch follows a change, and at
+ * most one fetch runs at a time (changes that arrive meanwhile are served by one more fetch).
  */
 (function () {
   "use strict";
@@ -99,21 +99,23 @@
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     setState("connecting");
     socket = new WebSocket(scheme + window.location.host + "/ws/console/");
+    var first = true;  // the first answer to this socket's subscriptions
     socket.onopen = function () {
       retryDelay = 1000;
-      var reconnected = Object.keys(subscribed).length > 0;
       subscribed = {};
-      setState("open");
       subscribeAll();
-      if (reconnected) {  // whatever changed while the socket was away
-        fragments().forEach(function (element) { dirty[element.id] = true; });
-        refresh();
-      }
     };
     socket.onmessage = function (message) {
       var data = JSON.parse(message.data);
       if (data.subscribed) {
-        if (!data.subscribed.length && data.denied && data.denied.length) { setState("denied"); }
+        if (!first) { return; }
+        first = false;
+        if (!data.subscribed.length && data.denied && data.denied.length) { setState("denied"); return; }
+        setState("open");
+        // What changed between the page's rendering (or the last socket's end) and now was told to
+        // nobody: fetch the fragments once.
+        fragments().forEach(function (element) { dirty[element.id] = true; });
+        refresh();
         return;
       }
       if (data.concern) { changed(data.concern, data.key); }
