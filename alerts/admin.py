@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from csms.admin.filters import StationFilter
-from csms.admin.presentation import GREY, ORANGE, RED, badge
+from csms.admin.presentation import GREY, ORANGE, RED, badge, plural
 from csms.admin.records import StationColumnMixin
 
 from . import services
@@ -53,4 +53,4 @@ class AlertAdmin(StationColumnMixin, admin.ModelAdmin):
         for alert in queryset.filter(acknowledged_at__isnull=True):
             services.alert_acknowledge(alert=alert, user=request.user)
             count += 1
-        self.message_user(request, f"{count} alert(s) acknowledged.", messages.SUCCESS)
+        self.message_user(request, f"{plural(count, 'alert')} acknowledged.", messages.SUCCESS)

@@ -60,7 +60,8 @@ CSRF_TRUSTED_ORIGINS = [
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin with the console's AdminSite (grouped navigation, the dashboard).
+    "csms.admin.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,6 +72,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI served by the CSMS itself: /api/docs/ works without internet.
+    "drf_spectacular_sidecar",
     "csms.ocpp",
     "partners",
     "stations",
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
     "firmware",
     "certificates",
     "alerts",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -205,9 +209,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Times with seconds everywhere in the console (csms/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["csms.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+# Vendored browser libraries (the charting library) and the console's own scripts: no CDN.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Without collectstatic (make run, tests) the files come from the apps; STATIC_ROOT may not exist.
 warnings.filterwarnings("ignore", message="No directory at")
 MEDIA_URL = "media/"
@@ -233,6 +241,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- OCPP ---------------------------------------------------------------------------------------
@@ -272,6 +283,10 @@ CSMS_WORKER_METRICS_PORT = env_int("CSMS_WORKER_METRICS_PORT", 9808)
 # A station offline, or a connector Faulted, for longer than this raises an alert.
 CSMS_ALERT_OFFLINE_MINUTES = env_int("CSMS_ALERT_OFFLINE_MINUTES", 15)
 CSMS_ALERT_FAULTED_MINUTES = env_int("CSMS_ALERT_FAULTED_MINUTES", 5)
+
+# --- The operator console (docs/adr/0131-live-console.md) ------------------------------------------
+# How often a node sends what changed to the console pages watching it.
+CSMS_CONSOLE_PUBLISH_SECONDS = env_float("CSMS_CONSOLE_PUBLISH_SECONDS", 0.25)
 
 # --- Outages and hostile input (docs/adr/0080-surviving-outages.md) ----------------------------------
 # Seconds a station Call waits for an unreachable database before it is answered InternalError.

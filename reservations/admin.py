@@ -54,7 +54,8 @@ class ReservationForm(forms.ModelForm):
         station = value("station")
         try:
             services.reservation_validate(
-                station=station, connector_id=value("connector_id"), id_tag=value("id_tag"), expiry_date=value("expiry_date")
+                station=station, connector_id=value("connector_id"), id_tag=value("id_tag"),
+                expiry_date=value("expiry_date"), replacing=self.instance.pk,
             )
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None

@@ -14,22 +14,28 @@ from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime
 from partners.selectors import acting_user
-from stations.models import ChargeStation, ConnectorStatus
+from stations.models import ChargeStation, Connector, ConnectorStatus
+from stations.rules import connector_validate
 from stations.selectors import station_config_bool
-from transactions.models import IdTag
 from transactions.id_tags import same_id_tag
+from transactions.models import IdTag, Transaction
 from transactions.services import same_group
 
 from .models import ACTIVE_STATUSES, ANSWER_STATUSES, Reservation, ReservationStatus
 
 # Connector states in which a station ends the reservations it holds (OCPP 1.6 §5.13).
 ENDING_CONNECTOR_STATES = (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE)
+# Connector states in which a connector cannot be reserved: in use (the station answers Occupied) or
+# already reserved.
+OCCUPIED_STATES = (ConnectorStatus.PREPARING, ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV,
+                   ConnectorStatus.SUSPENDED_EVSE, ConnectorStatus.FINISHING, ConnectorStatus.RESERVED)
 
 
 # --- Asking the station ----------------------------------------------------------------------------
 
 
-def reservation_validate(*, station: ChargeStation, connector_id: int, id_tag: str, expiry_date: datetime) -> None:
+def reservation_validate(*, station: ChargeStation, connector_id: int, id_tag: str, expiry_date: datetime,
+                         replacing: int | None = None) -> None:
     """Refuse, before anything is sent, what the station could only reject."""
     if connector_id < 0:
         raise Invalid("connector_id must be 0 (any connector) or a connector number")
@@ -42,6 +48,33 @@ def reservation_validate(*, station: ChargeStation, connector_id: int, id_tag: s
         raise Invalid("id_tag must be 1 to 20 characters")
     if expiry_date <= timezone.now():
         raise Invalid("expiry_date must be in the future")
+    connector_validate(station_id=station.pk, connector_id=connector_id, allow_zero=True, field="connector_id")
+    if not IdTag.objects.filter(id_tag__iexact=id_tag).exists():  # idTags are case-insensitive (OCPP 1.6 §7.15)
+        raise Invalid(f"id tag {id_tag} is unknown: register it first (a reservation for a tag the CSMS would "
+                      "refuse is never used)", details={"field": "id_tag"})
+    occupied_problem = reservation_occupied(station=station, connector_id=connector_id, replacing=replacing)
+    if occupied_problem:
+        raise Invalid(occupied_problem, details={"field": "connector_id"})
+
+
+def reservation_occupied(*, station: ChargeStation, connector_id: int, replacing: int | None = None) -> str | None:
+    """Why the connector cannot be reserved now (None: it can): another active reservation holds it, a
+    transaction runs on it or its last reported state is in use."""
+    where = f"connector {connector_id} of {station.pk}" if connector_id else f"station {station.pk} (connector 0)"
+    held = Reservation.objects.filter(station=station, connector_id=connector_id, status__in=ACTIVE_STATUSES)
+    if replacing is not None:
+        held = held.exclude(pk=replacing)
+    other = held.order_by("pk").first()
+    if other is not None:
+        return f"{where} is already reserved (reservation {other.pk}, {other.status}, for {other.id_tag})"
+    if connector_id == 0:
+        return None
+    if Transaction.objects.filter(station=station, connector_id=connector_id, stopped_at__isnull=True).exists():
+        return f"{where} is occupied: a transaction is running on it"
+    status = Connector.objects.filter(station=station, connector_id=connector_id).values_list("status", flat=True).first()
+    if status in OCCUPIED_STATES:
+        return f"{where} is occupied: it last reported {status}"
+    return None
 
 
 @transaction.atomic
@@ -57,7 +90,8 @@ def reservation_create(
 ) -> Reservation:
     """Send ReserveNow. With `reservation_id` of an active reservation of this station, the new
     reservation replaces it under the same id, as the station itself will (OCPP 1.6 §5.13)."""
-    reservation_validate(station=station, connector_id=connector_id, id_tag=id_tag, expiry_date=expiry_date)
+    reservation_validate(station=station, connector_id=connector_id, id_tag=id_tag, expiry_date=expiry_date,
+                         replacing=reservation_id)
     reservation = _replaced(station=station, reservation_id=reservation_id) if reservation_id is not None else Reservation()
     reservation.station = station
     reservation.connector_id = connector_id

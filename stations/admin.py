@@ -19,15 +19,22 @@ from csms.admin.actions import SOURCE, AdminActionsMixin, admin_action, station_
 from csms.admin.filters import ErrorCodeFilter, StationFilter
 from csms.admin.presentation import (
     MESSAGE_TYPES,
+    ORANGE,
+    badge,
     call_link,
     call_outcome,
     call_status_badge,
     changelist_url,
+    fragment_id,
+    live_fragment,
+    live_watches,
+    online_badge,
     pretty_frame,
     station_link,
 )
 from csms.admin.records import ConnectionColumnMixin, ReadOnlyAdmin, StationColumnMixin
 from csms.ocpp.models import Call, MessageLog
+from console.selectors import station_power_now, station_power_series
 
 from . import services
 from .admin_actions import ACCEPT_REGISTRATION, REJECT_REGISTRATION, STATION_CALL_ACTIONS
@@ -65,6 +72,11 @@ def station_page_context(station: ChargeStation) -> dict:
             for frame in frames
         ],
         "status_history": list(station.status_history.order_by("-received_at", "-id")[:10]),
+        "live": live_watches(("station", station.pk)),
+        "online_badge": online_badge(station.online),
+        "power_now": station_power_now(station.pk),
+        "power_chart": {"series": {"power": station_power_series(station.pk)}},
+        "running_transactions": [tx for tx in station.transactions.filter(stopped_at__isnull=True).order_by("connector_id")],
         "links": {
             "calls": changelist_url("call", app_label="ocpp", station=station.pk),
             "message_log": changelist_url("messagelog", app_label="ocpp", station=station.pk),
@@ -73,6 +85,17 @@ def station_page_context(station: ChargeStation) -> dict:
             "transactions": changelist_url("transaction", app_label="transactions", station=station.pk),
         },
     }
+
+
+class FaultedFilter(admin.SimpleListFilter):
+    title = "faulted"
+    parameter_name = "faulted"
+
+    def lookups(self, request, model_admin):
+        return [("1", "a connector is Faulted")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(connectors__status="Faulted").distinct() if self.value() == "1" else queryset
 
 
 @admin.register(ChargeStation)
@@ -86,9 +109,11 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         # Other apps add theirs (firmware, diagnostics...) through csms.admin.actions.station_list_action.
         return [*self.own_actions, *station_list_actions()]
 
-    list_display = ["id", "description", "registration", "connection", "connector_states", "vendor", "model",
-                    "firmware_version", "last_heartbeat", "last_seen", "reset_required", "partner"]
-    list_filter = ["online", "registration_status", "reset_required", "security_profile", "partner", "vendor"]
+    # Few enough columns for a 1,400 px screen: what the station is, in one column.
+    list_display = ["station", "state", "connector_states", "hardware", "last_seen", "partner"]
+    list_display_links = ["station"]
+    list_filter = ["online", FaultedFilter, "registration_status", "reset_required", "security_profile", "partner",
+                   "vendor"]
     search_fields = ["id", "description", "vendor", "model", "serial_number", "charge_box_serial_number"]
     list_select_related = ["partner"]
     readonly_fields = [
@@ -128,12 +153,40 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     def registration(self, station):
         return registration_badge(station.registration_status)
 
+    @admin.display(description="chargeBoxId", ordering="id")
+    def station(self, station):
+        if not station.description:
+            return station.pk
+        return format_html('{}<br><span class="quiet">{}</span>', station.pk, Truncator(station.description).chars(60))
+
+    @admin.display(description="state", ordering="online")
+    def state(self, station):
+        """Connection (live), and the registration and a pending reset when they need attention."""
+        parts = [self.connection(station)]
+        if station.registration_status != "Accepted":
+            parts.append(registration_badge(station.registration_status))
+        if station.reset_required:
+            parts.append(badge("reset required", ORANGE))
+        return format_html_join(" ", "{}", ((part,) for part in parts))
+
+    @admin.display(description="connection", ordering="online")
+    def connection(self, station):
+        return live_fragment(online_badge(station.online), fragment_id("connection", station.pk), ("station", station.pk))
+
     @admin.display(description="connectors")
     def connector_states(self, station):
-        return format_html_join(
+        badges = format_html_join(
             " ", "<span title=\"{}\">{}:&nbsp;{}</span>",
             ((c.info or c.error_code, c.connector_id, connector_badge(c.status, c.error_code)) for c in station.connectors.all()),
         ) or "—"
+        return live_fragment(badges, fragment_id("connectors", station.pk), ("station", station.pk))
+
+    @admin.display(description="hardware", ordering="vendor")
+    def hardware(self, station):
+        if not (station.vendor or station.model):
+            return "—"
+        firmware = f" · firmware {station.firmware_version}" if station.firmware_version else ""
+        return f"{station.vendor} {station.model}{firmware}".strip()
 
     @admin.display(description="password set", boolean=True)
     def password_set(self, station):

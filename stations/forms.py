@@ -4,12 +4,21 @@ sent to stations (csms/admin/forms.py says how Call forms work)."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import format_html, format_html_join
 
 from csms.admin.forms import CallForm, connector_field, without_empty
 from csms.errors import Invalid
+from transactions.selectors import id_tag_warnings
 
 from . import services
+from .configuration import STANDARD_KEYS
 from .models import ChargeStation
+from .rules import configuration_change_validate, connector_validate, connectors_described
+from .selectors import station_configuration_keys, station_connector_ids
+
+# The parameters page checks at most this many selected stations itself; the rest are checked as
+# each Call is made (stations.rules), and refused one by one.
+FORM_CHECKED_STATIONS = 50
 
 # --- The station ----------------------------------------------------------------------------------
 
@@ -64,6 +73,51 @@ class ChargeStationAdminForm(forms.ModelForm):
 # --- Parameters of the Calls an operator sends ----------------------------------------------------
 
 
+class StationCallForm(CallForm):
+    """A Call form that knows the selected stations: a `connector_id` field offers the connectors they
+    reported and refuses others on the form, with the rules every Call to a station passes
+    (stations.rules)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = [station for station in self.targets[:FORM_CHECKED_STATIONS] if isinstance(station, ChargeStation)]
+        if "connector_id" in self.fields:
+            self._offer_connectors()
+
+    def _offer_connectors(self) -> None:
+        field = self.fields["connector_id"]
+        allow_zero = field.min_value == 0
+        known = {station.pk: station_connector_ids(station.pk) for station in self.stations}
+        if len(known) == 1 and all(known.values()):
+            (connectors,) = known.values()
+            choices = [("", field.help_text or "—")] if not field.required else []
+            choices += [(0, "0: the whole station")] if allow_zero else []
+            choices += [(number, str(number)) for number in connectors]
+            self.fields["connector_id"] = forms.TypedChoiceField(
+                label=field.label, choices=choices, coerce=int, required=field.required, empty_value=None,
+                help_text=f"The connectors {self.stations[0].pk} reported (NumberOfConnectors, StatusNotifications).")
+        elif known:
+            reported = "; ".join(f"{pk}: {connectors_described(numbers) if numbers else 'none reported yet'}"
+                                 for pk, numbers in known.items())
+            field.help_text = f"{field.help_text} Connectors: {reported}.".strip()
+
+    def clean_connector_id(self):
+        value = self.cleaned_data.get("connector_id")
+        if value is None:
+            return value
+        allow_zero = 0 in [choice[0] for choice in getattr(self.fields["connector_id"], "choices", [])] or \
+            getattr(self.fields["connector_id"], "min_value", None) == 0
+        problems = []
+        for station in self.stations:
+            try:
+                connector_validate(station_id=station.pk, connector_id=value, allow_zero=allow_zero, field="connector")
+            except Invalid as exc:
+                problems.append(exc.message)
+        if problems:
+            raise forms.ValidationError(problems)
+        return value
+
+
 class ResetForm(CallForm):
     type = forms.ChoiceField(
         choices=[("Soft", "Soft: stop transactions gracefully, restart the software"),
@@ -76,14 +130,14 @@ class ResetForm(CallForm):
         return {"type": self.cleaned_data["type"]}
 
 
-class UnlockConnectorForm(CallForm):
+class UnlockConnectorForm(StationCallForm):
     connector_id = connector_field(minimum=1)
 
     def payload(self) -> dict:
         return {"connectorId": self.cleaned_data["connector_id"]}
 
 
-class ChangeAvailabilityForm(CallForm):
+class ChangeAvailabilityForm(StationCallForm):
     connector_id = connector_field(minimum=0, help_text="0 is the whole station and all its connectors.")
     type = forms.ChoiceField(choices=[("Operative", "Operative"), ("Inoperative", "Inoperative")])
 
@@ -91,10 +145,54 @@ class ChangeAvailabilityForm(CallForm):
         return {"connectorId": self.cleaned_data["connector_id"], "type": self.cleaned_data["type"]}
 
 
-class ChangeConfigurationForm(CallForm):
+class KeyInput(forms.TextInput):
+    """A text box offering the keys the station reported (and OCPP's writable ones) as suggestions."""
+
+    def __init__(self, *args, suggestions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.suggestions = list(suggestions)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id', name)}-keys"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id, "autocomplete": "off"}, renderer)
+        options = format_html_join("", '<option value="{}" label="{}">{}</option>',
+                                   ((key, label, label) for key, label in self.suggestions))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+class ChangeConfigurationForm(StationCallForm):
     key = forms.CharField(max_length=50)
     value = forms.CharField(max_length=500, required=False, strip=False,
-                            help_text="Sent as typed; an empty value is a valid value for some keys.")
+                            help_text="Sent as typed; an empty value is a valid value for some keys. Values of OCPP's "
+                                      "own keys are checked against their type.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reported = {}
+        for station in self.stations[:1] if len(self.stations) == 1 else []:
+            reported = {item.key: item for item in station_configuration_keys(station.pk) if item.known}
+        suggestions = [(key, f"{'read-only · ' if item.readonly else ''}now {item.value!s:.60}")
+                       for key, item in sorted(reported.items())]
+        suggestions += [(key, f"OCPP {spec.type}{' in ' + spec.unit if spec.unit else ''}")
+                        for key, spec in sorted(STANDARD_KEYS.items()) if spec.writable and key not in reported]
+        self.fields["key"].widget = KeyInput(suggestions=suggestions)
+        if reported:
+            self.reported_keys = sorted(reported.values(), key=lambda item: item.key)
+            self.fields["key"].help_text = (f"{len(reported)} keys as {self.stations[0].pk} last reported them "
+                                            "(GetConfiguration); read-only ones cannot be changed.")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "key" in cleaned and "value" in cleaned:
+            problems = []
+            for station in self.stations:
+                try:
+                    configuration_change_validate(station_id=station.pk, key=cleaned["key"], value=cleaned["value"])
+                except Invalid as exc:
+                    problems.append(exc.message)
+            for problem in dict.fromkeys(problems):
+                self.add_error(None, problem)
+        return cleaned
 
     def payload(self) -> dict:
         return {"key": self.cleaned_data["key"], "value": self.cleaned_data["value"]}
@@ -120,10 +218,21 @@ class GetConfigurationForm(CallForm):
         return {"key": keys} if keys else {}
 
 
-class RemoteStartTransactionForm(CallForm):
+class RemoteStartTransactionForm(StationCallForm):
     id_tag = forms.CharField(label="idTag", max_length=20)
     connector_id = connector_field(minimum=1, required=False,
                                    help_text="Empty: the station chooses the connector.")
+    send_anyway = forms.BooleanField(required=False, label="Send even so",
+                                     help_text="The tag has warnings (above): send the request all the same.")
+
+    def clean(self):
+        cleaned = super().clean()
+        warnings = id_tag_warnings(cleaned["id_tag"]) if cleaned.get("id_tag") else []
+        if warnings and not cleaned.get("send_anyway"):
+            for warning in warnings:
+                self.add_error(None, warning)
+            self.add_error("send_anyway", "Tick to send the request with this tag all the same.")
+        return cleaned
 
     def payload(self) -> dict:
         return without_empty({"idTag": self.cleaned_data["id_tag"], "connectorId": self.cleaned_data["connector_id"]})
@@ -141,7 +250,7 @@ TRIGGERABLE_MESSAGES = [
 ]
 
 
-class TriggerMessageForm(CallForm):
+class TriggerMessageForm(StationCallForm):
     requested_message = forms.ChoiceField(label="Requested message", choices=[(m, m) for m in TRIGGERABLE_MESSAGES])
     connector_id = connector_field(minimum=1, required=False,
                                    help_text="Only for messages about one connector; empty: the whole station.")

@@ -139,6 +139,9 @@ class StatusNotificationRecord(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["station", "-received_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.station_id}#{self.connector_id} {self.status} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
 
 class ConfigurationKey(models.Model):
     """A configuration key as last read from (or successfully written to) the station."""
@@ -174,6 +177,9 @@ class DataTransferRecord(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"DataTransfer {self.vendor_id} {self.message_id or ''} ({self.direction}, {self.station_id})"
+
 
 class SecurityEvent(models.Model):
     station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="security_events")
@@ -184,6 +190,9 @@ class SecurityEvent(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.station_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
 
 class Node(models.Model):

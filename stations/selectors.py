@@ -5,7 +5,7 @@ from __future__ import annotations
 from csms.errors import NotFound
 from partners.selectors import visible_to
 
-from .models import ChargeStation, ConfigurationKey
+from .models import ChargeStation, ConfigurationKey, Connector
 
 
 def stations_visible_to(user):
@@ -47,3 +47,19 @@ def station_config_bool(station_id: str, key: str) -> bool | None:
     if value is None:
         return None
     return value.strip().lower() == "true"
+
+
+def station_connector_ids(station_id: str) -> list[int] | None:
+    """The station's connectors (1..n) as it reported them: NumberOfConnectors as last read, else the
+    connectors its StatusNotifications named; None while it reported neither."""
+    count = station_config_int(station_id, "NumberOfConnectors")
+    if count is not None and count > 0:
+        return list(range(1, count + 1))
+    seen = list(Connector.objects.filter(station_id=station_id, connector_id__gt=0)
+                .order_by("connector_id").values_list("connector_id", flat=True))
+    return seen or None
+
+
+def station_configuration_keys(station_id: str) -> list[ConfigurationKey]:
+    """The keys the station reported (GetConfiguration), known ones first."""
+    return list(ConfigurationKey.objects.filter(station_id=station_id).order_by("-known", "key"))

@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.html import format_html
 
 from csms.admin.actions import (
@@ -34,12 +36,20 @@ from csms.admin.presentation import (
     badge,
     call_link,
     changelist_url,
+    fragment_id,
+    live_fragment,
+    live_watches,
+    number,
+    plural,
     pretty_json,
 )
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 from csms.errors import DomainError
 
+from console.selectors import power_now_by_transaction, transaction_series
+
 from .id_tags import id_tag_case_duplicates, id_tag_create, id_tag_delete, id_tag_update, id_tag_validate_new
+from .services import REMOTE_START_WINDOW
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 # --- Remote stop --------------------------------------------------------------------------------------
@@ -95,15 +105,15 @@ class IdTagFilter(InputFilter):
 class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     object_actions = [REMOTE_STOP]
     actions = [admin_action(REMOTE_STOP)]
-    list_display = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "started_at", "stopped_at",
-                    "energy", "cost_display", "stop_reason", "state", "remote_start"]
+    # Few enough columns for a 1,400 px screen: the tag with its status, the state with its reason.
+    list_display = ["id", "station_connector", "tag", "times", "energy_live", "cost_display", "state_live"]
     list_display_links = ["id"]
     list_filter = [ActiveFilter, StationFilter, IdTagFilter, "id_tag_status", "stop_reason", "stop_tag_mismatch"]
     search_fields = ["=id", "=station__id", "=id_tag"]
     search_help_text = "Exact transactionId, chargeBoxId or idTag"
     date_hierarchy = "started_at"
     fields = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "reservation_id", "state",
-              "meter_start", "started_at", "meter_last", "meter_last_at", "meter_stop", "stopped_at", "energy",
+              "meter_start", "started_at", "meter_last_display", "meter_last_at", "meter_stop", "stopped_at", "energy",
               "stop_reason", "stop_id_tag", "stop_tag_mismatch", "cost_display", "remote_start", "created_at",
               "updated_at"]
     readonly_fields = fields
@@ -129,9 +139,36 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
             return badge("stopped by another tag", ORANGE)
         return badge("ended", GREY)
 
+    @admin.display(description="station / connector", ordering="station_id")
+    def station_connector(self, tx):
+        return format_html("{}&nbsp;/&nbsp;{}", self.station_id_link(tx), tx.connector_id)
+
+    @admin.display(description="started → stopped (station time)", ordering="started_at")
+    def times(self, tx):
+        stopped = date_format(localtime(tx.stopped_at), "DATETIME_FORMAT") if tx.stopped_at else "running"
+        return format_html("{}<br>→ {}", date_format(localtime(tx.started_at), "DATETIME_FORMAT"), stopped)
+
+    @admin.display(description="idTag", ordering="id_tag")
+    def tag(self, tx):
+        return format_html("{} {}", tx.id_tag, self.tag_status(tx))
+
+    @admin.display(description="state", ordering="stopped_at")
+    def state_live(self, tx):
+        reason = f" ({tx.stop_reason})" if tx.stop_reason else ""
+        return live_fragment(format_html("{}{}", self.state(tx), reason), fragment_id("tx-state", tx.pk),
+                             ("transaction", tx.pk))
+
     @admin.display(description="energy (Wh)")
     def energy(self, tx):
-        return tx.energy_wh
+        return number(tx.energy_wh)
+
+    @admin.display(description="energy (Wh)")
+    def energy_live(self, tx):
+        return live_fragment(self.energy(tx), fragment_id("tx-energy", tx.pk), ("transaction", tx.pk))
+
+    @admin.display(description="meter last (Wh)")
+    def meter_last_display(self, tx):
+        return number(tx.meter_last)
 
     @admin.display(description="cost", ordering="cost")
     def cost_display(self, tx):
@@ -146,6 +183,9 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
         extra = dict(extra_context or {})
         if tx is not None:
             extra["call_action_links"] = self.object_action_links(request, tx)
+            extra["live"] = live_watches(("transaction", tx.pk))
+            extra["chart"] = {"series": transaction_series(tx)}
+            extra["power_now"] = power_now_by_transaction([tx.pk]).get(tx.pk) if tx.active else None
             extra["meter_values"] = list(tx.meter_values.order_by("-timestamp", "-id")[:50])
             extra["meter_value_count"] = tx.meter_values.count()
             extra["meter_values_url"] = changelist_url("metervalue", app_label="transactions", transaction=tx.pk)
@@ -167,12 +207,23 @@ class TransactionIdFilter(InputFilter):
 
 @admin.register(MeterValue)
 class MeterValueAdmin(StationColumnMixin, ReadOnlyAdmin):
-    list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand", "phase",
-                    "value", "unit", "context", "location", "format", "source"]
+    # Newest first, and few enough columns for a 1,400 px screen (phase with its measurand, unit with its value).
+    list_display = ["timestamp", "station_id_link", "connector_id", "transaction_link", "measurand_phase",
+                    "reading", "context", "location", "source", "received_at"]
     list_display_links = ["timestamp"]
+    ordering = ["-timestamp", "-id"]
     list_filter = [StationFilter, TransactionIdFilter, "measurand", "context", "phase", "location", "unit", "source"]
     date_hierarchy = "timestamp"
     show_full_result_count = False
+
+    @admin.display(description="measurand", ordering="measurand")
+    def measurand_phase(self, sample):
+        return f"{sample.measurand} ({sample.phase})" if sample.phase else sample.measurand
+
+    @admin.display(description="value")
+    def reading(self, sample):
+        value = sample.value if len(sample.value) <= 40 else sample.value[:40] + "…"
+        return f"{value} {sample.unit}" if sample.format != "SignedData" else f"{value} (signed)"
 
     @admin.display(description="transaction", ordering="transaction_id")
     def transaction_link(self, sample):
@@ -294,13 +345,13 @@ class IdTagAdmin(admin.ModelAdmin):
     def block(self, request, queryset):
         for tag in queryset:
             id_tag_update(id_tag=tag, blocked=True)
-        self.message_user(request, f"Blocked {queryset.count()} id tag(s).", messages.SUCCESS)
+        self.message_user(request, f"Blocked {plural(queryset.count(), 'id tag')}.", messages.SUCCESS)
 
     @admin.action(description="Unblock the selected id tags", permissions=["change"])
     def unblock(self, request, queryset):
         for tag in queryset:
             id_tag_update(id_tag=tag, blocked=False)
-        self.message_user(request, f"Unblocked {queryset.count()} id tag(s).", messages.SUCCESS)
+        self.message_user(request, f"Unblocked {plural(queryset.count(), 'id tag')}.", messages.SUCCESS)
 
 
 # --- Tariffs -------------------------------------------------------------------------------------------------
@@ -323,5 +374,10 @@ def remote_start_led_to(call):
     """The transaction a RemoteStartTransaction started, once the station reported it."""
     started = Transaction.objects.filter(remote_start_call_id=call.pk).first()
     if started is None:
-        return "no transaction started yet"
+        if call.status != "completed" or (call.response or {}).get("status") != "Accepted":
+            return "no transaction: the station did not accept the request"
+        if call.completed_at and timezone.now() - call.completed_at > REMOTE_START_WINDOW:
+            return (f"no transaction started within {int(REMOTE_START_WINDOW.total_seconds() // 60)} minutes "
+                    "(the EV was not plugged in, or the station refused the tag)")
+        return "no transaction started yet (this page updates itself when it starts)"
     return admin_link("transaction", started.pk, f"transaction #{started.pk}", app_label="transactions")

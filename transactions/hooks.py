@@ -23,6 +23,13 @@ class TransactionStopped:
 
 
 @dataclass(frozen=True)
+class MeterValuesStored:
+    station_id: str
+    connector_id: int
+    transaction_id: int | None  # as the station sent it (None: outside a transaction)
+
+
+@dataclass(frozen=True)
 class IdTagChanged:
     id_tag: str
     deleted: bool
@@ -30,5 +37,8 @@ class IdTagChanged:
 
 transaction_started: Hook[TransactionStarted] = Hook("transaction_started")
 transaction_stopped: Hook[TransactionStopped] = Hook("transaction_stopped")
+# Every MeterValues (and StopTransaction's transactionData) once stored: on the station path, so its
+# receivers must write and query nothing (`database=False`).
+meter_values_stored: Hook[MeterValuesStored] = Hook("meter_values_stored")
 # Every write to an IdTag goes through transactions.id_tags, which emits this.
 id_tag_changed: Hook[IdTagChanged] = Hook("id_tag_changed")

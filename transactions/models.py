@@ -151,6 +151,10 @@ class MeterValue(models.Model):
             models.Index(fields=["station", "connector_id", "timestamp"]),
         ]
 
+    def __str__(self) -> str:
+        measurand = f"{self.measurand}.{self.phase}" if self.phase else self.measurand
+        return f"{measurand} {self.value} {self.unit} at {self.timestamp:%Y-%m-%d %H:%M:%S} ({self.station_id}#{self.connector_id})"
+
 
 class UnmatchedStopTransaction(models.Model):
     """A StopTransaction for a transactionId the CSMS does not know (or -1): answered, kept here."""
@@ -166,3 +170,6 @@ class UnmatchedStopTransaction(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"StopTransaction for unknown transaction {self.transaction_id} from {self.station_id}"

@@ -21,8 +21,15 @@ from csms.groupwrite import defer
 from csms.ocpp.models import Call, CallStatus
 from csms.ocpp.schemas import format_datetime
 
+from .hooks import (
+    MeterValuesStored,
+    TransactionStarted,
+    TransactionStopped,
+    meter_values_stored,
+    transaction_started,
+    transaction_stopped,
+)
 from .id_tags import same_id_tag
-from .hooks import TransactionStarted, TransactionStopped, transaction_started, transaction_stopped
 from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 logger = logging.getLogger(__name__)
@@ -302,6 +309,7 @@ def meter_values_store(
         if number is not None and sample.measurand == ENERGY_REGISTER and not sample.phase:
             if latest is None or sample.timestamp >= latest[0]:
                 latest = (sample.timestamp, number * 1000 if sample.unit == "kWh" else number)
+    meter_values_stored.emit(MeterValuesStored(station_id, connector_id, transaction_id))
     if transaction is not None:
         _meter_rows_insert([rows], linked={(transaction.pk, station_id)})
         if latest is not None:

@@ -9,7 +9,7 @@ refusals (csms.errors) turned into error messages, the report and where the oper
 same actions run from an object's page (`<object_id>/send/<action>/`).
 
 `call_action` builds the common kind, one Call per target through `call_enqueue`: the operator then
-lands on the call (one) or on the list of the calls just made (several), pages that refresh
+lands on the call (one) or on the list of the calls just made (several), pages that update
 themselves until every answer is in (docs/adr/0010-admin-call-actions.md).
 """
 
@@ -34,7 +34,7 @@ from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.permissions import may_send_calls
 
-from .forms import ConfirmForm
+from .forms import CallForm, ConfirmForm
 from .presentation import call_link
 
 SOURCE = "admin"
@@ -162,10 +162,10 @@ def call_links(modeladmin, sent: list[tuple[str, Call]]):
 
 
 def calls_land(modeladmin, outcome: Outcome, ocpp_action: str) -> Outcome:
-    """Tell what was sent and open the call(s), whose pages refresh until the station answers."""
+    """Tell what was sent and open the call(s), whose pages update themselves when the station answers."""
     if not outcome.sent:
         return outcome
-    outcome.tell(format_html("{} sent ({}): {}. The page refreshes until the station answers.",
+    outcome.tell(format_html("{} sent ({}): {}. The page updates itself when the station answers.",
                              ocpp_action, len(outcome.sent), call_links(modeladmin, outcome.sent)))
     if len(outcome.sent) == 1:
         outcome.redirect = call_url(modeladmin, outcome.sent[0][1])
@@ -283,7 +283,10 @@ def run_action(modeladmin, request, queryset, action: AdminAction, obj=None):
     (an action without parameters runs at once); on an object's own URL, a POST submits."""
     applying = request.method == "POST" and (
         obj is not None or "apply" in request.POST or not action.form_class.base_fields)
-    form = action.form_class(request.POST if applying else None)
+    data = request.POST if applying else None
+    # A Call form knows what it is for (the stations' connectors...); other forms take data only.
+    form = (action.form_class(data, targets=queryset) if issubclass(action.form_class, CallForm)
+            else action.form_class(data))
     if form.is_bound and form.is_valid():
         try:
             outcome = action.run(modeladmin, request, queryset, form)

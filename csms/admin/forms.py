@@ -11,7 +11,15 @@ from django import forms
 
 
 class CallForm(forms.Form):
-    """A Call's parameters; `payload()` is the OCPP request payload once the form is valid."""
+    """A Call's parameters; `payload()` is the OCPP request payload once the form is valid.
+
+    `targets` are the selected objects (stations, transactions...), so that a form can offer and
+    check what they have (a station's connectors) before anything is sent.
+    """
+
+    def __init__(self, *args, targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.targets = targets
 
     def payload(self) -> dict:
         return {}

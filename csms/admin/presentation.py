@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -19,6 +21,22 @@ CALL_COLOURS = {"pending": GREY, "sent": BLUE, "completed": GREEN, "error": RED,
 # Answers that mean the station did what was asked.
 POSITIVE_ANSWERS = {"Accepted", "Unlocked"}
 MESSAGE_TYPES = {2: "Call", 3: "CallResult", 4: "CallError"}
+
+
+def live_watches(*watches: tuple[str, object]) -> str:
+    """The data-live attribute of a fragment that depends on these (concern, key) things (keys as
+    the console socket sends them: strings)."""
+    return json.dumps([[concern, None if key is None else str(key)] for concern, key in watches])
+
+
+def live_fragment(content, fragment_id: str, *watches: tuple[str, object]):
+    """`content` in an element that static/console/live.js swaps in again when one of `watches` changes."""
+    return format_html('<span id="{}" data-live="{}">{}</span>', fragment_id, live_watches(*watches), content)
+
+
+def fragment_id(*parts) -> str:
+    """An HTML id made of parts that may hold any character (a chargeBoxId)."""
+    return "live-" + "-".join(re.sub(r"[^A-Za-z0-9_]", lambda m: f".{ord(m.group()):x}", str(part)) for part in parts)
 
 
 def badge(text, colour: str):
@@ -56,6 +74,20 @@ def call_link(call_id, text=None):
 def changelist_url(model_name: str, app_label: str = "stations", **params) -> str:
     url = reverse(f"admin:{app_label}_{model_name}_changelist")
     return f"{url}?{urlencode(params)}" if params else url
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 id tag", "2 id tags" (never "1 transactions")."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def number(value) -> str:
+    """A reading without spurious decimals: 12713.000 -> "12713", 12713.500 -> "12713.5"."""
+    if value is None:
+        return "—"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
 
 
 def pretty_json(value):

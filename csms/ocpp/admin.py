@@ -15,6 +15,7 @@ from csms.admin.presentation import (
     MESSAGE_TYPES,
     call_outcome,
     call_status_badge,
+    live_watches,
     pretty_frame,
     pretty_json,
     station_link,
@@ -22,9 +23,6 @@ from csms.admin.presentation import (
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 
 from .models import Call, Direction, MessageLog, ProcessedCall
-
-# Calls refresh their page every so many seconds while one of them waits for its answer.
-CALL_REFRESH_SECONDS = 2
 
 
 @admin.register(Call)
@@ -75,14 +73,19 @@ class CallAdmin(StationColumnMixin, ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
-            in_flight = any(not call.finished for call in response.context_data["cl"].result_list)
-            response.context_data["refresh_seconds"] = CALL_REFRESH_SECONDS if in_flight else None
+            # The list updates itself (csms.admin.live) as long as a call shown waits for its answer.
+            in_flight = [call.pk for call in response.context_data["cl"].result_list if not call.finished]
+            response.context_data["live"] = live_watches(*(("call", pk) for pk in in_flight)) if in_flight else None
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         call = self.get_object(request, unquote(object_id))
         extra = dict(extra_context or {})
-        extra["refresh_seconds"] = CALL_REFRESH_SECONDS if call is not None and not call.finished else None
+        if call is not None:
+            # Live until it has finished and, for an action that leads somewhere, beyond (a remote
+            # start's transaction arrives after its answer).
+            extra["live"] = live_watches(("call", call.pk))
+            extra["waiting"] = not call.finished
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

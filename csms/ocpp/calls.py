@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -70,6 +71,24 @@ def call_validate(*, action: str, payload) -> None:
                       details=exc.details | {"code": exc.code}) from None
 
 
+# Rules apps add for one action's Calls (a connector the station has, a configuration value of the
+# key's type): `check(station_id, payload)` raises csms.errors.Invalid, and nothing is stored or sent.
+_checks: dict[str, list[Callable[[str, dict], None]]] = {}
+
+
+def call_check(*actions: str):
+    """Register `check(station_id, payload)` for Calls of these actions; usable as a decorator."""
+
+    def register(check: Callable[[str, dict], None]) -> Callable[[str, dict], None]:
+        for action in actions:
+            checks = _checks.setdefault(action, [])
+            if check not in checks:
+                checks.append(check)
+        return check
+
+    return register
+
+
 def call_enqueue(
     *,
     station,
@@ -82,6 +101,8 @@ def call_enqueue(
     """Validate, store and dispatch a Call to a connected station (a station object or its id)."""
     station_id = station if isinstance(station, str) else station.pk
     call_validate(action=action, payload=payload)
+    for check in _checks.get(action, ()):
+        check(station_id, payload)
     address = directory.get().channel(station_id)
     if address is None:
         raise StationOffline(station_id)

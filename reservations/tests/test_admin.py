@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def online_station(make_station):
+def online_station(make_station, make_id_tag):
+    make_id_tag("ADMIN-TAG")  # reservations are refused for unknown tags
+    make_id_tag("OTHER-TAG")
     # Online on a channel nobody reads: calls are stored and handed over, never answered.
     return make_station(online=True, channel_name="test.nobody-listens")
 

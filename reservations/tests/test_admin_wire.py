@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RESERVATIONS = "/admin/reservations/reservation/"
 
 
-async def test_reserve_then_cancel_from_admin(node, make_station, admin_session):
+async def test_reserve_then_cancel_from_admin(node, make_station, make_id_tag, admin_session):
     station = await db(make_station)()
+    await db(make_id_tag)("ADMIN-WIRE")
     expiry = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
     async with connect_station(node, station.id, boot=True) as cp:
         response = await asyncio.to_thread(admin_session.post, f"{RESERVATIONS}add/", {

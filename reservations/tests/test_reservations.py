@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from csms.testing import connect_station, db, eventually, results
 from reservations.models import Reservation
+from transactions.id_tags import id_tag_create
+from transactions.models import IdTag
 from csms.ocpp.schemas import format_datetime
 from csms.ocpp.models import Call
 
@@ -22,7 +24,14 @@ def reservation_status(reservation_id: int):
     return lambda: Reservation.objects.values_list("status", flat=True).get(pk=reservation_id)
 
 
+def registered(id_tag: str) -> None:
+    """Reservations are refused for tags the CSMS does not know."""
+    if not IdTag.objects.filter(id_tag=id_tag).exists():
+        id_tag_create(id_tag=id_tag)
+
+
 async def reserve(api, station_id: str, connector_id: int, id_tag: str, minutes: float = 30, **extra):
+    await db(registered)(id_tag)
     return await db(api.post)("/api/v1/reservations/", json={
         "station": station_id, "connector_id": connector_id, "id_tag": id_tag, "expiry_date": in_minutes(minutes), **extra,
     })
@@ -239,6 +248,7 @@ async def test_a_partner_sees_only_its_own_reservations(node, api, make_station)
     mine = await db(make_station)(partner=mine_partner)
     theirs = await db(make_station)(partner=other)
     partner_api = Api(node.http, token.key)
+    await db(id_tag_create)(id_tag="P-TAG", partner=mine_partner)
     async with connect_station(node, mine.id, boot=True), connect_station(node, theirs.id, boot=True):
         own = await reserve(partner_api, mine.id, 1, "P-TAG")
         assert own.status_code == 201, own.text
@@ -248,3 +258,24 @@ async def test_a_partner_sees_only_its_own_reservations(node, api, make_station)
     assert [item["id"] for item in listed] == [own.json()["id"]]
     assert (await db(partner_api.get)(f"/api/v1/reservations/{foreign['id']}/")).status_code == 404
     assert (await db(partner_api.post)(f"/api/v1/reservations/{foreign['id']}/cancel/")).status_code == 404
+
+
+async def test_unknown_tags_and_occupied_connectors_are_refused_before_sending(node, api, make_station, make_id_tag):
+    station = await db(make_station)()
+    await db(make_id_tag)("KNOWN-TAG")
+    async with connect_station(node, station.id, boot=True) as cp:
+        for number in (1, 2):
+            await cp.send("StatusNotification", {"connectorId": number, "errorCode": "NoError", "status": "Available"})
+        unknown = await db(api.post)("/api/v1/reservations/", json={
+            "station": station.id, "connector_id": 1, "id_tag": "NEVER-SEEN", "expiry_date": in_minutes(30)})
+        assert unknown.status_code == 400 and "id tag NEVER-SEEN is unknown" in unknown.json()["detail"]
+        phantom = await reserve(api, station.id, 99, "KNOWN-TAG")
+        assert phantom.status_code == 400 and "has no connector 99" in phantom.json()["detail"]
+        first = await reserve(api, station.id, 1, "KNOWN-TAG")
+        assert first.status_code == 201, first.text
+        again = await reserve(api, station.id, 1, "KNOWN-TAG")
+        assert again.status_code == 400 and f"is already reserved (reservation {first.json()['id']}" in again.json()["detail"]
+        await cp.send("StatusNotification", {"connectorId": 2, "errorCode": "NoError", "status": "Charging"})
+        busy = await reserve(api, station.id, 2, "KNOWN-TAG")
+        assert busy.status_code == 400 and "is occupied: it last reported Charging" in busy.json()["detail"]
+        assert [action for action, _ in cp.received if action == "ReserveNow"] == ["ReserveNow"]

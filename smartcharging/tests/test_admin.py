@@ -136,3 +136,17 @@ def test_every_changelist_and_page_renders(admin_client):
     assert text.count(CHART) == 5  # installed profile, connectors 0 and 1, the report's two sides
     assert "THEY DISAGREE" in text and 'name="_save"' not in text
     assert admin_client.get(reverse("admin:smartcharging_stationsmartcharging_changelist")).status_code == 200
+
+
+def test_the_assignment_form_refuses_a_connector_the_station_does_not_have(make_station):
+    from smartcharging.forms import AssignForm
+    from stations.models import Connector
+
+    station = make_station()
+    for number in (1, 2):
+        Connector.objects.create(station=station, connector_id=number, status="Available")
+    form = AssignForm({"station": station.pk, "connector_id": 42})
+    assert not form.is_valid()
+    assert form.errors["connector_id"] == [f"station {station.pk} has no connector 42: its connectors are 1, 2"]
+    assert AssignForm({"station": station.pk, "connector_id": 0}).is_valid()
+    assert AssignForm({"station": station.pk, "connector_id": 2}).is_valid()

@@ -213,21 +213,25 @@ def test_message_log_filters_and_search(admin_client):
 # --- Calls ----------------------------------------------------------------------------------------------------------
 
 
-def test_call_list_refreshes_while_a_call_waits(admin_client):
+def test_call_pages_update_themselves_while_a_call_waits(admin_client):
     station = make_station(online=True)
     url = reverse("admin:ocpp_call_changelist")
     done = Call.objects.create(station=station, action="Reset", payload={"type": "Soft"}, status=CallStatus.COMPLETED,
                                response={"status": "Accepted"})
     page = text_of(admin_client.get(url))
-    assert 'http-equiv="refresh"' not in page and "Accepted" in page
+    assert 'id="call-waiting-note"' not in page and "Accepted" in page
+    assert 'http-equiv="refresh"' not in page  # never reloaded by a timer: the console socket tells it
     waiting = Call.objects.create(station=station, action="ClearCache", status=CallStatus.SENT)
     page = text_of(admin_client.get(url))
-    assert 'http-equiv="refresh"' in page
+    assert 'id="call-waiting-note"' in page
+    assert f'data-live="[[&quot;call&quot;, &quot;{waiting.pk}&quot;]]"' in page
     # Filtering to finished calls only: nothing to wait for.
-    assert 'http-equiv="refresh"' not in text_of(admin_client.get(url, {"status__exact": "completed"}))
-    assert 'http-equiv="refresh"' in text_of(admin_client.get(reverse("admin:ocpp_call_change", args=[waiting.pk])))
+    assert 'id="call-waiting-note"' not in text_of(admin_client.get(url, {"status__exact": "completed"}))
+    assert 'id="call-waiting-note"' in text_of(admin_client.get(reverse("admin:ocpp_call_change", args=[waiting.pk])))
     detail = text_of(admin_client.get(reverse("admin:ocpp_call_change", args=[done.pk])))
-    assert 'http-equiv="refresh"' not in detail and "&quot;type&quot;: &quot;Soft&quot;" in detail
+    assert 'id="call-waiting-note"' not in detail and "&quot;type&quot;: &quot;Soft&quot;" in detail
+    # A finished call's page still follows what it leads to (a remote start's transaction).
+    assert f'data-live="[[&quot;call&quot;, &quot;{done.pk}&quot;]]"' in detail
 
 
 def test_call_list_filters(admin_client):

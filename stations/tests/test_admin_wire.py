@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 
 import pytest
@@ -47,9 +48,9 @@ async def test_reset_hard_from_the_station_list(node, make_station, admin_sessio
     assert call.status == CallStatus.COMPLETED and call.response == {"status": "Accepted"}
     assert call.payload == {"type": "Hard"} and call.source == "admin" and call.requested_by_id == admin_session.user.pk
     assert_reported(response, call)
-    # Once answered, the call's page shows the answer and stops refreshing.
+    # Once answered, the call's page shows the answer and no longer says it waits.
     page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call.pk}/change/")).text
-    assert "completed" in page and "Accepted" in page and 'http-equiv="refresh"' not in page
+    assert "completed" in page and "Accepted" in page and 'id="call-waiting-note"' not in page
 
 
 async def test_change_configuration_updates_the_stored_value(node, make_station, admin_session):
@@ -83,9 +84,14 @@ async def test_remote_start_transaction(node, make_station, make_id_tag, admin_s
                                                      "timestamp": "2025-01-01T10:00:00Z"})
         page = (await asyncio.to_thread(admin_session.get, f"/admin/ocpp/call/{call.pk}/change/")).text
         assert f"transaction #{started['transactionId']}" in page
+        # The tag is now in a transaction: the form says so and sends nothing until told to.
+        warned = await send_action(admin_session, STATIONS, "remote_start_transaction", [station.id],
+                                   id_tag=tag.id_tag, connector_id="")
+        assert "is already in a transaction" in html.unescape(warned.text) and 'name="send_anyway"' in warned.text
+        assert len(received(cp, "RemoteStartTransaction")) == 1
         # Without a connector the station chooses: connectorId is left out, not sent empty.
         await send_action(admin_session, STATIONS, "remote_start_transaction", [station.id], id_tag=tag.id_tag,
-                          connector_id="")
+                          connector_id="", send_anyway="on")
         assert await cp.wait_for_call("RemoteStartTransaction", count=2) == {"idTag": tag.id_tag}
     assert call.status == CallStatus.COMPLETED and call.response == {"status": "Accepted"}
 

@@ -118,4 +118,4 @@ def test_meter_values_filter_by_transaction(admin_client, station):
     MeterValue.objects.create(station=station, connector_id=1, transaction=one, timestamp=timezone.now(), value="111")
     MeterValue.objects.create(station=station, connector_id=1, transaction=two, timestamp=timezone.now(), value="222")
     page = admin_client.get(reverse("admin:transactions_metervalue_changelist"), {"transaction": one.pk}).content.decode()
-    assert ">111<" in page and ">222<" not in page
+    assert ">111 Wh<" in page and ">222 Wh<" not in page  # the reading with its unit
