@@ -73,7 +73,8 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
     if connection.vendor == "postgresql":
         table = model._meta.db_table
         names = ", ".join(model._meta.get_field(name).column for name in columns)
-        with connection.cursor() as cursor:
+        # Django's errors, as for any query (a value out of a column's range is a DataError).
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
