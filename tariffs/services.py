@@ -303,8 +303,9 @@ def transaction_price(*, transaction: Transaction) -> TransactionCost:
     if record.final:
         return record
     document = record.tariff_version.document if record.tariff_version is not None else None
-    usage = selectors.usage_recorded(transaction, reservation=document is not None
-                                     and selectors.needs_reservation(document))
+    usage = selectors.usage_recorded(
+        transaction, readings=document is not None and selectors.needs_readings(document),
+        reservation=document is not None and selectors.needs_reservation(document))
     record.energy_wh = usage.energy_wh
     record.duration_s = seconds(usage.end - usage.start)
     record.parking_s = usage.parked_s
@@ -315,5 +316,5 @@ def transaction_price(*, transaction: Transaction) -> TransactionCost:
         record.breakdown = cost.as_dict()
     record.final = True
     record.priced_at = timezone.now()
-    record.save()
+    record.save(force_insert=record._state.adding)
     return record

@@ -35,6 +35,8 @@ def sends_here() -> bool:
 
 
 def start_pump(loop=None) -> None:
+    """A node service (csms.nodeservices): from its own thread, keep the subscriptions fresh (so the
+    station path never reloads them) and, without a broker, send what is due."""
     if _started.is_set():
         return
     _started.set()
@@ -43,11 +45,10 @@ def start_pump(loop=None) -> None:
 
 def _run() -> None:
     while True:
-        _wake.wait(min(INTERVAL, TTL / 2))
-        _wake.clear()
         try:
             close_old_connections()
             subscriptions.refresh()
+            subscriptions.kept_fresh = True  # from now on the station path never reloads them
             if sends_here():
                 services.deliveries_send_due()
         except Exception:
@@ -56,3 +57,5 @@ def _run() -> None:
         finally:
             if not settings.DB_IS_SQLITE:
                 connection.close()  # back to psycopg's pool between ticks
+        _wake.wait(min(INTERVAL, TTL / 2))
+        _wake.clear()

@@ -1,9 +1,10 @@
 """Which active endpoints want which events: a per-process cache, so that a hook nobody subscribes
 to costs a dictionary lookup and no query on the station path (docs/adr/0102-webhooks.md).
 
-Node processes keep it fresh from a background thread (webhooks/pump.py); elsewhere (a Celery
-worker, a test) it is reloaded on first use after TTL seconds. Writes to endpoints in this process
-drop it at once; other processes see them within TTL seconds.
+Node processes keep it fresh from a background thread (webhooks/pump.py), so that a station's Call
+never waits for the reload; elsewhere (a Celery worker, a test, the benchmark) it is reloaded on
+first use after TTL seconds. Writes to endpoints in this process drop it at once; other processes
+see them within TTL seconds.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ class Subscriptions:
         self._by_event: dict[str, tuple[tuple[int, int | None], ...]] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        # Set by the node's pump, which then reloads it every few seconds itself.
+        self.kept_fresh = False
 
     def endpoints_for(self, event: str) -> tuple[tuple[int, int | None], ...]:
         """(endpoint id, partner id or None) of each active endpoint subscribed to `event`."""
-        if time.monotonic() - self._loaded_at > TTL:
+        if not self.kept_fresh and time.monotonic() - self._loaded_at > TTL:
             self.refresh()
         return self._by_event.get(event, ())
 
