@@ -249,7 +249,10 @@ class TransactionCost(models.Model):
                                        related_name="cost_record")
     tariff_version = models.ForeignKey(TariffVersion, null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="+")
+    # No database constraint: a tariff deleted while a StartTransaction pins it must not fail that
+    # station Call at its COMMIT; the id then names a deleted tariff, whose version stays.
     tariff = models.ForeignKey(Tariff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               db_constraint=False,
                                help_text="The tariff the version belongs to (empty once that tariff is deleted).")
     currency = models.CharField(max_length=3, blank=True)
     final = models.BooleanField(default=False, help_text="Priced at StopTransaction; never recomputed.")

@@ -68,7 +68,11 @@ class WebhookDelivery(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="X-CSMS-Delivery")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No database constraint: an endpoint deleted while another process still had it cached must not
+    # fail the station Call whose event queued this row (the check would come at its COMMIT). Such a
+    # row matches no endpoint, is never sent, and is pruned.
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries",
+                                 db_constraint=False)
     event = models.CharField(max_length=40)
     payload = models.JSONField(help_text="The event's data, as sent in the body's `data`.")
     occurred_at = models.DateTimeField(default=timezone.now)

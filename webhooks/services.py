@@ -350,9 +350,10 @@ def deliveries_prune() -> int:
     if days <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = (WebhookDelivery.objects.filter(created_at__lt=cutoff)
-                  .exclude(status=DeliveryStatus.PENDING).delete())
-    return deleted
+    finished = WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(status=DeliveryStatus.PENDING)
+    # Queued from a stale cache for an endpoint deleted meanwhile (models.WebhookDelivery.endpoint).
+    orphans = WebhookDelivery.objects.exclude(endpoint_id__in=WebhookEndpoint.objects.values("pk"))
+    return finished.delete()[0] + orphans.delete()[0]
 
 
 # --- transaction.updated ---------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ class Subscriptions:
 
     def endpoints_for(self, event: str) -> tuple[tuple[int, int | None], ...]:
         """(endpoint id, partner id or None) of each active endpoint subscribed to `event`."""
-        if not self.kept_fresh and time.monotonic() - self._loaded_at > TTL:
+        # Kept fresh by the pump, it is still reloaded here right after this process changed an endpoint.
+        if (self._loaded_at == float("-inf") or not self.kept_fresh) and time.monotonic() - self._loaded_at > TTL:
             self.refresh()
         return self._by_event.get(event, ())
 

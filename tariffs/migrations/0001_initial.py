@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
                 ('cost_incl_vat', models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True)),
                 ('breakdown', models.JSONField(blank=True, null=True)),
                 ('priced_at', models.DateTimeField(blank=True, null=True)),
-                ('tariff', models.ForeignKey(blank=True, help_text='The tariff the version belongs to (empty once that tariff is deleted).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tariffs.tariff')),
+                ('tariff', models.ForeignKey(blank=True, db_constraint=False, help_text='The tariff the version belongs to (empty once that tariff is deleted).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tariffs.tariff')),
                 ('tariff_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tariffs.tariffversion')),
             ],
             options={
