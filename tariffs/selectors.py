@@ -18,7 +18,7 @@ from reservations.models import Reservation
 from stations.models import ChargeStation, StatusNotificationRecord
 from transactions.models import MeterValue, Transaction
 
-from .engine import RESERVATION, Cost, Usage, cost_compute
+from .engine import RESERVATION, Cost, Usage, cost_compute, money
 from .models import Tariff, TariffAssignment, TariffElement, TransactionCost
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -278,8 +278,11 @@ def transaction_cost(transaction: Transaction, *, now: datetime | None = None) -
     version = record.tariff_version
     number = version.number if version is not None else None
     if record.final:
-        return TransactionCostView(record.tariff_id, number, record.currency or None, record.cost_incl_vat,
-                                   record.cost_excl_vat, True, record.breakdown, record.parking_s)
+        def stored(amount):  # kept with 4 decimals; shown in the currency's own
+            return None if amount is None else money(amount, record.currency)
+
+        return TransactionCostView(record.tariff_id, number, record.currency or None, stored(record.cost_incl_vat),
+                                   stored(record.cost_excl_vat), True, record.breakdown, record.parking_s)
     if version is None or transaction.stopped_at is not None:
         return TransactionCostView(record.tariff_id, number, record.currency or None, None, None, False, None, None)
     cost = running_cost(transaction, version.document, now=now)
@@ -326,8 +329,10 @@ def charge_detail_record(transaction: Transaction) -> dict:
         "tariff_name": version.document.get("name") if version else None,
         "tariff_version": version.number if version else None,
         "currency": (record.currency or None) if record else None,
-        "cost_excl_vat": record.cost_excl_vat if record else None,
-        "cost_incl_vat": record.cost_incl_vat if record else None,
+        "cost_excl_vat": money(record.cost_excl_vat, record.currency) if record and record.cost_excl_vat is not None
+        else None,
+        "cost_incl_vat": money(record.cost_incl_vat, record.currency) if record and record.cost_incl_vat is not None
+        else None,
     }
     for name, key in CDR_DIMENSIONS:
         part = dimensions.get(key)

@@ -37,7 +37,7 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500, help_text="http or https, without credentials.")
     events = models.JSONField(default=list, help_text="The event types delivered here.")
     # Kept as given: every delivery is signed with it (HMAC-SHA256), so it cannot be hashed.
-    secret = models.CharField(max_length=128, editable=False)
+    secret = models.CharField(max_length=128)
     description = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     failing_since = models.DateTimeField(null=True, blank=True,

@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('url', models.URLField(help_text='http or https, without credentials.', max_length=500)),
                 ('events', models.JSONField(default=list, help_text='The event types delivered here.')),
-                ('secret', models.CharField(editable=False, max_length=128)),
+                ('secret', models.CharField(max_length=128)),
                 ('description', models.CharField(blank=True, max_length=200)),
                 ('active', models.BooleanField(default=True)),
                 ('failing_since', models.DateTimeField(blank=True, help_text='First failed attempt since the last success.', null=True)),
