@@ -245,7 +245,7 @@ CSMS_API_RATE = os.environ.get("CSMS_API_RATE", "1200/min").strip()
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api": ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-             "KEY_PREFIX": "csms-api"} if REDIS_URL else
+             "KEY_PREFIX": "csms-api", "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}} if REDIS_URL else
             {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "csms-api"}),
 }
 # A CSRF refusal under /api/ is JSON like every other API error.

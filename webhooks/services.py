@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.services import alert_raise, alert_resolve
-from csms.celery import app as celery_app
 from csms.errors import Conflict, Invalid
 from partners.models import Partner
 from stations.models import ChargeStation
@@ -37,7 +36,7 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .pump import sends_here, wake
+from .pump import hand_over
 from .subscriptions import subscriptions
 
 logger = logging.getLogger(__name__)
@@ -174,15 +173,10 @@ def event_publish(*, event: str, data: dict | Callable[[], dict], station_id: st
 
 
 def _send_after_commit(deliveries: Iterable[WebhookDelivery]) -> None:
-    """Hand the deliveries over once the transaction commits: to the node's own sender thread when
-    Celery runs inline, to a Celery worker when a broker is configured. Never sent from here: this
-    runs on the station path."""
-    if sends_here():
-        transaction.on_commit(wake)
-        return
+    """Hand the deliveries over once the transaction commits (webhooks/pump.py): never sent, nor even
+    handed to a broker, from here, which may be the station path."""
     ids = [delivery.pk for delivery in deliveries]
-    if ids:
-        transaction.on_commit(lambda: celery_app.send_task("webhooks.tasks.send_deliveries", args=[ids]))
+    transaction.on_commit(lambda: hand_over(ids))
 
 
 def endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:

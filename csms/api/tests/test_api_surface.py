@@ -58,3 +58,20 @@ def test_each_token_gets_its_rate_then_429_with_retry_after(throttled_node, djan
     assert refused.headers["Content-Type"].startswith("application/json") and "throttled" in refused.json()["detail"]
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert other.get("/api/v1/stations/").status_code == 200  # per token: the others are not slowed
+
+
+def test_the_rate_limit_lets_requests_through_when_its_counters_are_unreachable(django_user_model, settings):
+    from types import SimpleNamespace
+
+    from csms.api.throttling import TokenRateThrottle
+
+    class Unreachable:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("Redis is away")
+
+    settings.CSMS_API_RATE = "1/min"
+    throttle = TokenRateThrottle()
+    throttle.cache = Unreachable()
+    user = django_user_model.objects.create_user(username="counted-nowhere")
+    request = SimpleNamespace(user=user, auth=SimpleNamespace(key="k" * 40))
+    assert throttle.allow_request(request, None) and throttle.allow_request(request, None)
