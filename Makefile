@@ -21,6 +21,7 @@ run: install
 
 test: install
 	$(VENV)/bin/lint-imports
+	$(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	$(PY) -m pytest
 
 # The fault scenarios alone (they also run in `make test`), with their summary table. They start

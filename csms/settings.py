@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "certificates",
     "alerts",
     "console",
+    # After transactions: its receivers price a stopped transaction before webhooks describe it.
+    "tariffs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -196,7 +199,16 @@ CELERY_BEAT_SCHEDULE = {
     "expire-diagnostics-requests": {"task": "firmware.tasks.expire_diagnostics_requests", "schedule": 300.0},
     "watch-stations-for-alerts": {"task": "alerts.tasks.watch_stations", "schedule": 60.0},
     "prune-diagnostics-files": {"task": "firmware.tasks.prune_diagnostics_files", "schedule": 86400.0},
+    # Every 30 s so that each running transaction gets its (at most one a minute) update on time.
+    "publish-transaction-updates": {"task": "webhooks.tasks.publish_transaction_updates", "schedule": 30.0},
+    "prune-webhook-deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 86400.0},
 }
+if not CELERY_TASK_ALWAYS_EAGER:
+    # Retries and anything the after-commit hand-over missed. Without a broker each node's own
+    # webhook thread sends them instead (webhooks/pump.py): never the in-process schedule, whose jobs
+    # run on the station path's database threads.
+    CELERY_BEAT_SCHEDULE["send-due-webhook-deliveries"] = {
+        "task": "webhooks.tasks.send_due_deliveries", "schedule": 5.0}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -234,7 +246,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "csms.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": False,
+    "DEFAULT_THROTTLE_CLASSES": ["csms.api.throttling.TokenRateThrottle"],
 }
+# Requests per API token (e.g. 1200/min, 50/s; empty: no limit); beyond, 429 with Retry-After.
+CSMS_API_RATE = os.environ.get("CSMS_API_RATE", "1200/min").strip()
+# The API's rate counters: shared by every node through Redis when there is one.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+             "KEY_PREFIX": "csms-api", "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}} if REDIS_URL else
+            {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "csms-api"}),
+}
+# A CSRF refusal under /api/ is JSON like every other API error.
+CSRF_FAILURE_VIEW = "csms.api.errors.csrf_failure"
 SPECTACULAR_SETTINGS = {
     "TITLE": "CSMS partner API",
     "DESCRIPTION": "Charge stations, id tags, transactions and OCPP 1.6 calls.",
@@ -244,6 +268,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models call their choices "kind": name each enum after its model's.
+    "ENUM_NAME_OVERRIDES": {
+        "ChargingProfileKindEnum": "smartcharging.models.ChargingProfileKind",
+        "DiagnosticsKindEnum": "firmware.models.DiagnosticsKind",
+    },
 }
 
 # --- OCPP ---------------------------------------------------------------------------------------
@@ -336,6 +365,18 @@ CSMS_DIAGNOSTICS_TIMEOUT_MINUTES = env_int("CSMS_DIAGNOSTICS_TIMEOUT_MINUTES", 3
 CSMS_DIAGNOSTICS_UPLOAD_DAYS = env_int("CSMS_DIAGNOSTICS_UPLOAD_DAYS", 7)
 # Uploaded files older than this are deleted by the pruning job (0 keeps them).
 CSMS_DIAGNOSTICS_RETENTION_DAYS = env_int("CSMS_DIAGNOSTICS_RETENTION_DAYS", 90)
+
+# tariffs: the time zone that tariff restrictions (times of day, dates, weekdays) are read in (an IANA
+# name); OCPI reads them in the location's local time.
+CSMS_TARIFF_TIME_ZONE = env_str("CSMS_TARIFF_TIME_ZONE", "UTC")
+
+# webhooks (docs/adr/0102-webhooks.md): seconds a receiver has to answer; the first retry's delay
+# (doubling, at most an hour); how long a delivery is retried, and an endpoint failing that long is
+# disabled; how long finished deliveries are kept.
+CSMS_WEBHOOK_TIMEOUT = env_float("CSMS_WEBHOOK_TIMEOUT", 10)
+CSMS_WEBHOOK_RETRY_SECONDS = env_float("CSMS_WEBHOOK_RETRY_SECONDS", 15)
+CSMS_WEBHOOK_RETRY_HOURS = env_float("CSMS_WEBHOOK_RETRY_HOURS", 24)
+CSMS_WEBHOOK_RETENTION_DAYS = env_int("CSMS_WEBHOOK_RETENTION_DAYS", 30)
 
 # certificates (docs/adr/0061-pluggable-signer.md): CSMS_CERT_SIGNER, a dotted path to a signer
 # class or factory, wins over the built-in file CA (CSMS_CA_CERT_FILE and CSMS_CA_KEY_FILE). The CA

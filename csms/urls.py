@@ -7,7 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from . import ops
 from .api.errors import json_not_found
 
-API_APPS = ["stations", "transactions", "reservations", "locallists", "smartcharging", "firmware", "certificates"]
+API_APPS = ["stations", "transactions", "reservations", "locallists", "smartcharging", "firmware", "certificates",
+            "tariffs", "webhooks"]
 
 api_v1 = [path("", include(f"{app}.api_urls")) for app in API_APPS]
 

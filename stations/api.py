@@ -11,9 +11,13 @@ from rest_framework.views import APIView
 
 from csms.api.calls import CallSerializer, respond_with_call
 from csms.api.waiting import parse_wait
+from csms.errors import Forbidden
 from csms.ocpp import calls
 from csms.ocpp.models import Call
-from partners.selectors import partner_of
+from partners.selectors import is_staff, partner_of
+from tariffs.models import Tariff
+from tariffs.selectors import station_tariff_id
+from tariffs.services import tariff_assign
 
 from . import services
 from .models import ChargeStation, ConfigurationKey, Connector, RegistrationStatus, SecurityEvent
@@ -29,8 +33,21 @@ class ConnectorSerializer(serializers.ModelSerializer):
         fields = ["connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code", "status_timestamp", "updated_at"]
 
 
+class StationTariffField(serializers.PrimaryKeyRelatedField):
+    """The tariff assigned to the station as a whole (null: its partner's or the default applies)."""
+
+    def get_attribute(self, station):
+        return station_tariff_id(station)
+
+    def to_representation(self, value):
+        return value
+
+
 class StationSerializer(serializers.ModelSerializer):
     id = serializers.CharField(max_length=128)
+    tariff = StationTariffField(queryset=Tariff.objects.all(), allow_null=True, required=False,
+                                help_text="Tariff id for this station's sessions (staff); null: the partner's or "
+                                          "the default tariff.")
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
     partner = serializers.SlugRelatedField(slug_field="name", read_only=True)
     connectors = ConnectorSerializer(many=True, read_only=True)
@@ -44,7 +61,7 @@ class StationSerializer(serializers.ModelSerializer):
             "online", "node", "last_seen", "connected_at", "disconnected_at",
             "vendor", "model", "serial_number", "charge_box_serial_number", "firmware_version",
             "iccid", "imsi", "meter_type", "meter_serial_number", "last_boot_at", "last_heartbeat",
-            "reset_required", "connectors", "created_at", "updated_at",
+            "reset_required", "connectors", "tariff", "created_at", "updated_at",
         ]
         read_only_fields = [
             "online", "node", "last_seen", "connected_at", "disconnected_at", "vendor", "model", "serial_number",
@@ -59,15 +76,31 @@ class StationSerializer(serializers.ModelSerializer):
 
     # The rules (chargeBoxId, password for profiles 1 and 2, registration) are the services'; their
     # refusals (csms.errors.Invalid) answer 400 through csms/api/errors.py.
-    def create(self, validated_data):
-        return services.station_create(charge_box_id=validated_data.pop("id"),
-                                       partner=partner_of(self.context["request"].user), **validated_data)
+    def validate_tariff(self, value):
+        if not is_staff(self.context["request"].user):
+            raise Forbidden("Only staff choose a station's tariff.")
+        return value
 
+    @transaction.atomic
+    def create(self, validated_data):
+        tariff = validated_data.pop("tariff", None)
+        station = services.station_create(charge_box_id=validated_data.pop("id"),
+                                          partner=partner_of(self.context["request"].user), **validated_data)
+        if tariff is not None:
+            tariff_assign(tariff=tariff, station_id=station.pk)
+        return station
+
+    @transaction.atomic
     def update(self, instance, validated_data):
         validated_data.pop("id", None)
         request = self.context["request"]
-        return services.station_update(station=instance, **validated_data, requested_by=request.user,
-                                       source="api").station
+        choose_tariff = "tariff" in validated_data
+        tariff = validated_data.pop("tariff", None)
+        station = services.station_update(station=instance, **validated_data, requested_by=request.user,
+                                          source="api").station
+        if choose_tariff:
+            tariff_assign(tariff=tariff, station_id=station.pk)
+        return station
 
 
 class StationFilter(filters.FilterSet):
@@ -83,7 +116,8 @@ class StationViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return stations_visible_to(self.request.user).prefetch_related("connectors").select_related("partner")
+        return (stations_visible_to(self.request.user).prefetch_related("connectors", "tariff_assignments")
+                .select_related("partner"))
 
     def perform_destroy(self, instance):
         services.station_delete(station=instance)

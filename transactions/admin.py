@@ -1,4 +1,4 @@
-"""Transactions, meter values, id tags and tariffs in the operator's console.
+"""Transactions, meter values and id tags in the operator's console.
 
 Transactions and meter values are what stations reported: shown, never edited. Id tags are the
 operator's to manage; their writes go through transactions.id_tags so that local lists follow.
@@ -12,8 +12,8 @@ from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
-from django.utils.html import format_html
 
 from csms.admin.actions import (
     OFFLINE_NOT_SENT,
@@ -47,10 +47,11 @@ from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
 from csms.errors import DomainError
 
 from console.selectors import power_now_by_transaction, transaction_series
+from tariffs.selectors import transaction_cost, transactions_with_cost
 
 from .id_tags import id_tag_case_duplicates, id_tag_create, id_tag_delete, id_tag_update, id_tag_validate_new
+from .models import AuthorizationStatus, IdTag, MeterValue, Transaction, UnmatchedStopTransaction
 from .services import REMOTE_START_WINDOW
-from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
 
 # --- Remote stop --------------------------------------------------------------------------------------
 
@@ -114,12 +115,12 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     date_hierarchy = "started_at"
     fields = ["id", "station_id_link", "connector_id", "id_tag", "tag_status", "reservation_id", "state",
               "meter_start", "started_at", "meter_last_display", "meter_last_at", "meter_stop", "stopped_at", "energy",
-              "stop_reason", "stop_id_tag", "stop_tag_mismatch", "cost_display", "remote_start", "created_at",
-              "updated_at"]
+              "stop_reason", "stop_id_tag", "stop_tag_mismatch", "cost_display", "tariff_link", "cost_breakdown",
+              "remote_start", "created_at", "updated_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("station")
+        return transactions_with_cost(super().get_queryset(request).select_related("station"))
 
     def get_search_results(self, request, queryset, search_term):
         # "=id" with a word would be an invalid integer lookup: search the text fields only then.
@@ -170,9 +171,36 @@ class TransactionAdmin(StationColumnMixin, AdminActionsMixin, ReadOnlyAdmin):
     def meter_last_display(self, tx):
         return number(tx.meter_last)
 
-    @admin.display(description="cost", ordering="cost")
+    @admin.display(description="cost", ordering="cost_record__cost_incl_vat")
     def cost_display(self, tx):
-        return f"{tx.cost} {tx.currency}" if tx.cost is not None else "—"
+        cost = transaction_cost(tx)
+        if cost.cost_incl_vat is None:
+            return "—"
+        # A running session's cost is an estimate until StopTransaction prices it for good.
+        return f"{cost.cost_incl_vat} {cost.currency}" + ("" if cost.final else " (so far)")
+
+    @admin.display(description="tariff")
+    def tariff_link(self, tx):
+        cost = transaction_cost(tx)
+        if cost.tariff_version is None:
+            return "—"
+        text = f"tariff #{cost.tariff_id}, version {cost.tariff_version}"
+        return admin_link("tariff", cost.tariff_id, text, app_label="tariffs") if cost.tariff_id else text
+
+    @admin.display(description="cost breakdown")
+    def cost_breakdown(self, tx):
+        cost = transaction_cost(tx)
+        if not cost.breakdown:
+            return "—"
+        rows = format_html_join("", "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>", (
+            (name, part["quantity"], part["unit"], part["cost_excl_vat"], part["cost_incl_vat"])
+            for name, part in cost.breakdown["dimensions"].items()))
+        adjustment = cost.breakdown.get("adjustment")
+        note = format_html("<p>{} applied: {} excl. VAT</p>", adjustment["applied"], adjustment["cost_excl_vat"]) \
+            if adjustment else ""
+        return format_html("<table><tr><th>dimension</th><th>billed</th><th>excl. VAT</th><th>incl. VAT</th></tr>"
+                           "{}<tr><th>total</th><td></td><th>{}</th><th>{}</th></tr></table>{}",
+                           rows, cost.cost_excl_vat, cost.cost_incl_vat, note)
 
     @admin.display(description="remote start")
     def remote_start(self, tx):
@@ -352,21 +380,6 @@ class IdTagAdmin(admin.ModelAdmin):
         for tag in queryset:
             id_tag_update(id_tag=tag, blocked=False)
         self.message_user(request, f"Unblocked {plural(queryset.count(), 'id tag')}.", messages.SUCCESS)
-
-
-# --- Tariffs -------------------------------------------------------------------------------------------------
-
-
-@admin.register(Tariff)
-class TariffAdmin(admin.ModelAdmin):
-    list_display = ["name", "currency", "price_per_kwh", "session_fee", "is_default", "station_count"]
-    list_filter = ["is_default", "currency"]
-    search_fields = ["name"]
-    autocomplete_fields = ["stations"]
-
-    @admin.display(description="stations")
-    def station_count(self, tariff):
-        return tariff.stations.count()
 
 
 @led_to("RemoteStartTransaction")

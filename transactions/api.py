@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 
+from csms.api.export import CSVRenderer, ErrorsAsJsonMixin, csv_response, wants_csv
 from partners.selectors import partner_of
 from stations.selectors import stations_visible_to
+from tariffs.selectors import CDR_COLUMNS, TransactionCostView, charge_detail_record, transaction_cost, \
+    transactions_with_cost
 
 from . import id_tags
 from .models import IdTag, MeterValue, Transaction
@@ -76,23 +84,112 @@ class IdTagViewSet(viewsets.ModelViewSet):
         id_tags.id_tag_delete(id_tag=instance)
 
 
+@extend_schema_field({
+    "type": "object", "nullable": True,
+    "description": "Per dimension (FLAT, ENERGY, TIME, PARKING_TIME, RESERVATION): quantity billed, unit and "
+                   "cost excl. and incl. VAT (amounts as decimal strings); the min/max price adjustment; and "
+                   "the priced lines in time order.",
+    "properties": {"currency": {"type": "string"}, "cost_excl_vat": {"type": "string"},
+                   "cost_incl_vat": {"type": "string"}, "dimensions": {"type": "object"},
+                   "adjustment": {"type": "object", "nullable": True},
+                   "lines": {"type": "array", "items": {"type": "object"}}},
+})
+class CostBreakdownField(serializers.Field):
+    def to_representation(self, breakdown):
+        return breakdown
+
+
 class TransactionSerializer(serializers.ModelSerializer):
     station = serializers.CharField(source="station_id", read_only=True)
     energy_wh = serializers.SerializerMethodField()
     active = serializers.BooleanField(read_only=True)
     stop_reason = serializers.SerializerMethodField()
+    tariff = serializers.SerializerMethodField(help_text="The tariff pricing this session (pinned at its start).")
+    tariff_version = serializers.SerializerMethodField(help_text="The tariff's version the session is priced by.")
+    currency = serializers.SerializerMethodField()
+    cost = serializers.SerializerMethodField(
+        help_text="Total incl. VAT (equal to excl. VAT where no VAT is set); while running, the cost so far.")
+    cost_excl_vat = serializers.SerializerMethodField()
+    cost_final = serializers.SerializerMethodField(help_text="True once StopTransaction priced the session.")
+    cost_breakdown = serializers.SerializerMethodField()
 
     class Meta:
         model = Transaction
         fields = ["id", "station", "connector_id", "id_tag", "id_tag_status", "meter_start", "meter_stop",
                   "started_at", "stopped_at", "stop_reason", "stop_id_tag", "stop_tag_mismatch", "energy_wh",
-                  "cost", "currency", "reservation_id", "active", "remote_start_call"]
+                  "tariff", "tariff_version", "currency", "cost", "cost_excl_vat", "cost_final", "cost_breakdown",
+                  "reservation_id", "active", "remote_start_call"]
+
+    def _cost(self, tx: Transaction) -> TransactionCostView:
+        # One estimate per transaction and response, whichever fields read it.
+        if not hasattr(tx, "_cost_view"):
+            tx._cost_view = transaction_cost(tx)
+        return tx._cost_view
 
     def get_energy_wh(self, tx: Transaction) -> float:
         return tx.energy_wh
 
     def get_stop_reason(self, tx: Transaction) -> str | None:
         return tx.stop_reason or None
+
+    def get_tariff(self, tx: Transaction) -> int | None:
+        return self._cost(tx).tariff_id
+
+    def get_tariff_version(self, tx: Transaction) -> int | None:
+        return self._cost(tx).tariff_version
+
+    def get_currency(self, tx: Transaction) -> str | None:
+        return self._cost(tx).currency
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_cost(self, tx: Transaction) -> Decimal | None:
+        return self._cost(tx).cost_incl_vat
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_cost_excl_vat(self, tx: Transaction) -> Decimal | None:
+        return self._cost(tx).cost_excl_vat
+
+    def get_cost_final(self, tx: Transaction) -> bool:
+        return self._cost(tx).final
+
+    @extend_schema_field(CostBreakdownField)
+    def get_cost_breakdown(self, tx: Transaction) -> dict | None:
+        return self._cost(tx).breakdown
+
+
+class ChargeDetailRecordSerializer(serializers.Serializer):
+    """One finished session, as the CDR export writes it (`?format=csv`: the same columns)."""
+
+    transaction_id = serializers.IntegerField()
+    station = serializers.CharField()
+    connector_id = serializers.IntegerField()
+    id_tag = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    stopped_at = serializers.DateTimeField()
+    stop_reason = serializers.CharField()
+    energy_wh = serializers.DecimalField(max_digits=16, decimal_places=3)
+    duration_s = serializers.DecimalField(max_digits=14, decimal_places=3, allow_null=True)
+    idle_s = serializers.DecimalField(max_digits=14, decimal_places=3, allow_null=True,
+                                      help_text="Seconds the EV was connected but not requesting energy.")
+    tariff = serializers.IntegerField(allow_null=True)
+    tariff_name = serializers.CharField(allow_null=True)
+    tariff_version = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField(allow_null=True)
+    flat_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    flat_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    energy_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    energy_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    time_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    time_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    parking_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    parking_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reservation_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reservation_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    cost_excl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    cost_incl_vat = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+
+    def to_representation(self, tx: Transaction):
+        return super().to_representation(charge_detail_record(tx))
 
 
 class MeterValueSerializer(serializers.ModelSerializer):
@@ -114,12 +211,39 @@ class TransactionFilter(filters.FilterSet):
         fields = ["station", "id_tag", "active", "connector_id"]
 
 
-class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ChargeDetailRecordFilter(filters.FilterSet):
+    station = filters.CharFilter(field_name="station_id")
+    id_tag = filters.CharFilter(field_name="id_tag")
+    stopped_after = filters.IsoDateTimeFilter(field_name="stopped_at", lookup_expr="gte")
+    stopped_before = filters.IsoDateTimeFilter(field_name="stopped_at", lookup_expr="lt")
+
+    class Meta:
+        model = Transaction
+        fields = ["station", "id_tag", "stopped_after", "stopped_before", "connector_id"]
+
+
+class TransactionViewSet(ErrorsAsJsonMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
 
     def get_queryset(self):
-        return Transaction.objects.filter(station__in=stations_visible_to(self.request.user))
+        return transactions_with_cost(Transaction.objects.filter(station__in=stations_visible_to(self.request.user)))
+
+    @extend_schema(
+        responses=ChargeDetailRecordSerializer(many=True),
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"],
+                                     description="csv: every matching record as CSV (not paginated)")],
+    )
+    @action(detail=False, methods=["get"], url_path="cdrs", serializer_class=ChargeDetailRecordSerializer,
+            filterset_class=ChargeDetailRecordFilter, renderer_classes=[JSONRenderer, CSVRenderer])
+    def cdrs(self, request):
+        """Charge detail records of finished sessions, oldest stop first."""
+        records = self.filter_queryset(self.get_queryset().filter(stopped_at__isnull=False)).order_by("stopped_at", "id")
+        if wants_csv(request):
+            rows = (charge_detail_record(tx) for tx in records.iterator(chunk_size=500))
+            return csv_response(rows, CDR_COLUMNS, "cdrs.csv")
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(ChargeDetailRecordSerializer(page, many=True).data)
 
     @action(detail=True, methods=["get"], url_path="meter-values", serializer_class=MeterValueSerializer,
             filterset_class=None)

@@ -1,5 +1,3 @@
-from decimal import ROUND_HALF_UP, Decimal
-
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -42,28 +40,6 @@ class IdTag(models.Model):
         return self.id_tag
 
 
-class Tariff(models.Model):
-    """Energy price applied to a station's transactions when they end."""
-
-    name = models.CharField(max_length=100, unique=True)
-    currency = models.CharField(max_length=3, default="EUR")
-    price_per_kwh = models.DecimalField(max_digits=10, decimal_places=4)
-    session_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
-    is_default = models.BooleanField(default=False, help_text="Used for stations without a tariff of their own.")
-    stations = models.ManyToManyField("stations.ChargeStation", blank=True, related_name="tariffs")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.price_per_kwh} {self.currency}/kWh)"
-
-    def cost_of(self, energy_wh) -> Decimal:
-        energy_kwh = Decimal(energy_wh or 0) / Decimal(1000)
-        # Money rounds half up (3.125 -> 3.13), not banker's rounding.
-        return (self.session_fee + energy_kwh * self.price_per_kwh).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 class Transaction(models.Model):
     """A charging session; its primary key is the OCPP transactionId."""
 
@@ -86,8 +62,6 @@ class Transaction(models.Model):
     stop_id_tag = models.CharField(max_length=20, blank=True)
     # Stopped by a tag that is neither the starter nor of its group: kept for the operator.
     stop_tag_mismatch = models.BooleanField(default=False)
-    cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
 
     remote_start_call = models.ForeignKey(
         "ocpp.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,7 +30,7 @@ from .hooks import (
     transaction_stopped,
 )
 from .id_tags import same_id_tag
-from .models import AuthorizationStatus, IdTag, MeterValue, Tariff, Transaction, UnmatchedStopTransaction
+from .models import AuthorizationStatus, IdTag, MeterValue, Transaction, UnmatchedStopTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -234,19 +234,11 @@ def transaction_stop(
             tx.stop_reason = reason
             tx.stop_id_tag = stop_tag
             tx.stop_tag_mismatch = bool(stop_tag) and not same_group(stop_tag, tx.id_tag)
-            tariff = tariff_for_station(station_id)
-            if tariff is not None:
-                tx.cost = tariff.cost_of(tx.energy_wh)
-                tx.currency = tariff.currency
             tx.save()
             transaction_stopped.emit(TransactionStopped(tx))
     if stop_tag:
         return id_tag_info(id_tag=stop_tag, check_concurrency=False)
     return {}
-
-
-def tariff_for_station(station_id: str) -> Tariff | None:
-    return Tariff.objects.filter(stations__pk=station_id).first() or Tariff.objects.filter(is_default=True).first()
 
 
 def _check_connector_id(connector_id: int, *, minimum: int) -> None:

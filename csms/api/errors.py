@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -50,8 +52,21 @@ def _first_message(errors) -> str:
     return str(errors)
 
 
+# Whatever the method: a POST to an unknown URL is a 404 too, not a CSRF refusal, and no redirect to
+# the URL with a slash added (it would lose the body).
+@csrf_exempt
+@no_append_slash
 def json_not_found(request, exception=None):
     return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a session-authenticated write without its token)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"CSRF verification failed: {reason}"}, status=status.HTTP_403_FORBIDDEN)
+    from django.views.csrf import csrf_failure as html_csrf_failure
+
+    return html_csrf_failure(request, reason=reason)
 
 
 def json_server_error(request):

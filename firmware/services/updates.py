@@ -19,6 +19,7 @@ from partners.selectors import acting_user, partner_of
 from stations.models import ChargeStation
 
 from .. import selectors
+from ..hooks import FirmwareStatusReported, firmware_status_reported
 from ..models import (
     ACTIVE_TARGET_STATES,
     Firmware,
@@ -309,6 +310,7 @@ def firmware_status_record(*, station_id: str, status: str, request_id: int | No
                                                  signed=signed, target=target)
     if target is not None and status != IDLE:
         _target_apply_status(target, status)
+    firmware_status_reported.emit(FirmwareStatusReported(station_id, status, request_id, signed))
     return report
 
 

@@ -36,6 +36,8 @@ SENDS_NO_CALL = {
     "transactions.idtag": {"block", "unblock"},
     "certificates.certificaterequest": {"cancel_requests"},
     "alerts.alert": {"acknowledge"},
+    "webhooks.webhookendpoint": {"send_ping", "enable", "disable"},
+    "webhooks.webhookdelivery": {"redeliver"},
 }
 # Custom admin URLs (by name) that send no Call.
 URLS_WITHOUT_CALLS = {"firmware_diagnosticsrequest_download", "certificates_certificaterequest_step:cancel",

@@ -133,7 +133,7 @@ def test_the_migration_reports_case_only_duplicates_instead_of_failing(transacti
     from transactions.models import IdTag
 
     executor = MigrationExecutor(connection)
-    before = [("transactions", "0002_call_in_ocpp_runtime")]
+    before = [("transactions", "0003_tariffs_move_to_tariffs_app")]
     latest = executor.loader.graph.leaf_nodes()
     try:
         executor.migrate(before)

@@ -227,16 +227,17 @@ async def test_a_second_stop_does_not_change_a_stopped_transaction(node, make_st
 
 
 async def test_cost_from_the_station_tariff_or_the_default(node, api, make_station, make_id_tag):
-    from transactions.models import Tariff
+    from tariffs.services import tariff_assign, tariff_create
 
     priced, plain = await db(make_station)(), await db(make_station)()
     tag = await db(make_id_tag)(max_active_transactions=-1)
 
     def tariffs():
-        own = Tariff.objects.create(name="own", currency="EUR", price_per_kwh=Decimal("0.40"),
-                                    session_fee=Decimal("1.00"))
-        own.stations.add(priced)
-        Tariff.objects.create(name="default", currency="CHF", price_per_kwh=Decimal("0.2567"), is_default=True)
+        own = tariff_create(name="own", currency="EUR", elements=[{"price_components": [
+            {"type": "ENERGY", "price": "0.40", "step_size": 1}, {"type": "FLAT", "price": "1.00", "step_size": 1}]}])
+        tariff_assign(tariff=own, station_id=priced.id)
+        tariff_create(name="default", currency="CHF", is_default=True,
+                      elements=[{"price_components": [{"type": "ENERGY", "price": "0.2567", "step_size": 1}]}])
 
     await db(tariffs)()
     costs = {}

@@ -42,7 +42,7 @@ def remove_uniqueness(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("transactions", "0002_call_in_ocpp_runtime"),
+        ("transactions", "0003_tariffs_move_to_tariffs_app"),
     ]
 
     operations = [
