@@ -38,12 +38,19 @@ class Recipient(Protocol):
         """A channel-layer event for this connection (runs on the node's event loop)."""
 
 
+# A failure this soon after the layer came back is the same outage going on (Redis restarting answers
+# some commands before others): it is not logged again.
+FLAP_SECONDS = 10
+
+
 class LayerHealth:
     """Whether the channel layer answers; logs the start and the end of an outage once each."""
 
     def __init__(self):
         self.down_since: float | None = None
         self.outages = 0
+        self._last_outage: tuple[float, float] | None = None  # (started, ended)
+        self._quiet = False  # a flap of an outage already reported
 
     @property
     def available(self) -> bool:
@@ -53,6 +60,9 @@ class LayerHealth:
         from csms import metrics
 
         metrics.channel_layer_errors.inc()
+        if self.down_since is None and self._last_outage and time.monotonic() - self._last_outage[1] < FLAP_SECONDS:
+            self.down_since, self._quiet = self._last_outage[0], True
+            return
         if self.down_since is None:
             self.down_since = time.monotonic()
             self.outages += 1
@@ -62,8 +72,10 @@ class LayerHealth:
     def succeeded(self) -> None:
         if self.down_since is not None:
             seconds = round(time.monotonic() - self.down_since, 1)
-            logger.warning("channel layer back after %.1f s", seconds,
-                           extra={"event": "channel_layer_outage_ended", "seconds": seconds})
+            if not self._quiet:
+                logger.warning("channel layer back after %.1f s", seconds,
+                               extra={"event": "channel_layer_outage_ended", "seconds": seconds})
+            self._last_outage, self._quiet = (self.down_since, time.monotonic()), False
             self.down_since = None
 
 
