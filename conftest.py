@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from csms.testing import Api, Node, database_url_of
+from csms.testing import Api, Node, database_url_of, grant_send_calls
 
 # The `admin_session` fixture: the admin driven over HTTP against a node.
 pytest_plugins = ["stations.tests.admin_helpers"]
@@ -37,7 +37,8 @@ def auto_register_node(test_database_url):
 
 @pytest.fixture
 def staff_user(transactional_db, django_user_model):
-    return django_user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    """An operator: staff, allowed to send Calls."""
+    return grant_send_calls(django_user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True))
 
 
 @pytest.fixture

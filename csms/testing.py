@@ -103,6 +103,17 @@ class Node:
         return self.log_path.read_text(errors="replace")
 
 
+def grant_send_calls(user):
+    """Give a user the one permission to send Calls (csms.ocpp.permissions); returns it afresh."""
+    from django.contrib.auth.models import Permission
+
+    from csms.ocpp.permissions import SEND_CALLS
+
+    app_label, codename = SEND_CALLS.split(".")
+    user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)  # no cached permissions
+
+
 class Api:
     """The partner REST API, with a token, over HTTP."""
 

@@ -10,9 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms.api.calls import CallSerializer, respond_with_call
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait
 from csms.ocpp import calls
 from csms.ocpp.models import Call
+from csms.ocpp.permissions import require_send_calls
 from partners.selectors import partner_of
 
 from . import services
@@ -66,6 +68,8 @@ class StationSerializer(serializers.ModelSerializer):
     def update(self, instance, validated_data):
         validated_data.pop("id", None)
         request = self.context["request"]
+        if services.station_update_sends_call(station=instance, registration_status=validated_data.get("registration_status")):
+            require_send_calls(request.user, instance)
         return services.station_update(station=instance, **validated_data, requested_by=request.user,
                                        source="api").station
 
@@ -142,6 +146,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
 
 class StationCallsView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(
         request=CallRequestSerializer,
         responses={202: CallSerializer, 200: CallSerializer},

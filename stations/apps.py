@@ -5,9 +5,11 @@ class StationsConfig(AppConfig):
     name = "stations"
 
     def ready(self):
-        from csms.ocpp import directory
+        from csms.ocpp import directory, permissions
 
         from . import handlers  # noqa: F401  registers this app's OCPP handlers
         from .directory import Stations
+        from .selectors import station_accessible
 
         directory.register(Stations())
+        permissions.register_station_access(station_accessible)

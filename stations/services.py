@@ -303,6 +303,12 @@ def station_create(
     return station
 
 
+def station_update_sends_call(*, station: ChargeStation, registration_status: str | None) -> bool:
+    """Whether this change may send the station a Call (accepting one not accepted yet asks it to
+    boot again): the edge then asks whether its user may send Calls."""
+    return registration_status == RegistrationStatus.ACCEPTED and station.registration_status != RegistrationStatus.ACCEPTED
+
+
 @transaction.atomic
 def station_update(
     *,
