@@ -243,9 +243,9 @@ class DataTransferRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(StationColumnMixin, ReadOnlyAdmin):
-    list_display = ["timestamp", "station_id_link", "type", "tech_info", "received_at"]
+    list_display = ["timestamp", "station_id_link", "type", "critical", "tech_info", "received_at"]
     list_display_links = ["timestamp"]
-    list_filter = [StationFilter, "type"]
+    list_filter = [StationFilter, "critical", "type"]
     search_fields = ["type", "=station__id"]
     date_hierarchy = "timestamp"
 

@@ -110,14 +110,25 @@ class StationConfigurationView(APIView):
 class SecurityEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SecurityEvent
-        fields = ["id", "type", "timestamp", "tech_info", "received_at"]
+        fields = ["id", "type", "timestamp", "tech_info", "critical", "received_at"]
+
+
+class SecurityEventQuerySerializer(serializers.Serializer):
+    critical = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class StationSecurityEventsView(APIView):
-    @extend_schema(responses=SecurityEventSerializer(many=True))
+    @extend_schema(responses=SecurityEventSerializer(many=True), parameters=[
+        OpenApiParameter("critical", bool, description="only critical (true) or non-critical (false) events")])
     def get(self, request, station_id: str):
+        """The station's latest 1000 security events, newest first."""
         station = station_for(request.user, station_id)
-        events = SecurityEvent.objects.filter(station=station).order_by("-timestamp", "-id")[:1000]
+        query = SecurityEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = SecurityEvent.objects.filter(station=station)
+        if query.validated_data["critical"] is not None:
+            events = events.filter(critical=query.validated_data["critical"])
+        events = events.order_by("-timestamp", "-id")[:1000]
         return Response(SecurityEventSerializer(events, many=True).data)
 
 

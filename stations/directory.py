@@ -7,7 +7,7 @@ from django.utils import timezone
 from csms.ocpp.directory import Admission
 
 from . import services
-from .models import ChargeStation, SecurityEvent
+from .models import ChargeStation
 
 
 class Stations:
@@ -52,5 +52,5 @@ class Stations:
         return services.node_stop(name=name)
 
     def security_event(self, *, station_id: str, type: str, tech_info: str) -> None:
-        SecurityEvent.objects.create(station_id=station_id, type=type, timestamp=timezone.now(),
-                                     tech_info=tech_info[:255])
+        services.security_event_record(station_id=station_id, event_type=type, timestamp=timezone.now(),
+                                       tech_info=tech_info)

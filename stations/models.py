@@ -175,11 +175,22 @@ class DataTransferRecord(models.Model):
         ordering = ["-created_at", "-id"]
 
 
+# The events the Security Whitepaper (edition 3, section 8) marks critical. Any other type, the
+# whitepaper's non-critical ones and vendors' own, is not critical.
+CRITICAL_SECURITY_EVENTS = frozenset({
+    "FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot", "SecurityLogWasCleared",
+    "MemoryExhaustion", "TamperDetectionActivated",
+})
+
+
 class SecurityEvent(models.Model):
+    """A SecurityEventNotification, or something the CSMS itself saw a station do (OversizedMessage)."""
+
     station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="security_events")
     type = models.CharField(max_length=50)
     timestamp = models.DateTimeField()
     tech_info = models.CharField(max_length=255, blank=True)
+    critical = models.BooleanField(default=False, help_text="Critical in the Security Whitepaper's table of events.")
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

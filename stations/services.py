@@ -32,6 +32,7 @@ from .hooks import (
     station_disconnected,
 )
 from .models import (
+    CRITICAL_SECURITY_EVENTS,
     ChargeStation,
     Connector,
     ConnectorStatus,
@@ -454,6 +455,10 @@ def data_transfer_record(
 
 
 def security_event_record(*, station_id: str, event_type: str, timestamp: datetime, tech_info: str = "") -> SecurityEvent:
-    event = SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp, tech_info=tech_info)
-    security_event_recorded.emit(SecurityEventRecorded(station_id, event.pk, event_type, timestamp, tech_info))
+    """Store a security event, critical when the whitepaper's table says so (the alerts app raises an
+    alert for those through the hook)."""
+    event = SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp,
+                                         tech_info=tech_info[:255], critical=event_type in CRITICAL_SECURITY_EVENTS)
+    security_event_recorded.emit(SecurityEventRecorded(station_id, event.pk, event_type, timestamp, event.tech_info,
+                                                       event.critical))
     return event
