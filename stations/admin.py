@@ -99,7 +99,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     ]
     identity_fieldsets = [
         (None, {"fields": ["id", "description", "partner", "registration_status", "reset_required"]}),
-        ("Security", {"fields": ["security_profile", "password", "clear_password", "password_set"]}),
+        ("Security", {"fields": ["security_profile", "password", "generate_password", "clear_password",
+                                 "password_set"]}),
     ]
     state_fieldsets = [
         ("Connection", {"fields": ["online", "node", "connected_at", "disconnected_at", "last_seen",
@@ -143,6 +144,10 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
         values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
                   "registration_status": obj.registration_status, "password": form.password_change()}
+        if form.generated_password:
+            self.message_user(request, format_html(
+                "The password generated for {} is <code>{}</code>: set it as the station's AuthorizationKey now; it is "
+                "stored only as a hash and shown this once.", obj.pk, form.generated_password), messages.WARNING)
         if not change:
             services.station_create(charge_box_id=obj.pk, **values)
             obj._state.adding = False

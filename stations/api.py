@@ -33,7 +33,10 @@ class ConnectorSerializer(serializers.ModelSerializer):
 
 class StationSerializer(serializers.ModelSerializer):
     id = serializers.CharField(max_length=128)
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=64,
+        help_text=f"{services.PASSWORD_RULE} \"{services.GENERATE_PASSWORD}\": the CSMS generates a strong one and "
+                  "answers it once, in this field of the response. Empty removes it (profiles 0 and 3).")
     partner = serializers.SlugRelatedField(slug_field="name", read_only=True)
     connectors = ConnectorSerializer(many=True, read_only=True)
     registration_status = serializers.ChoiceField(choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
@@ -62,16 +65,35 @@ class StationSerializer(serializers.ModelSerializer):
     # The rules (chargeBoxId, password for profiles 1 and 2, registration) are the services'; their
     # refusals (csms.errors.Invalid) answer 400 through csms/api/errors.py.
     def create(self, validated_data):
-        return services.station_create(charge_box_id=validated_data.pop("id"),
-                                       partner=partner_of(self.context["request"].user), **validated_data)
+        generated = self._generate_password(validated_data)
+        station = services.station_create(charge_box_id=validated_data.pop("id"),
+                                          partner=partner_of(self.context["request"].user), **validated_data)
+        station.generated_password = generated
+        return station
 
     def update(self, instance, validated_data):
         validated_data.pop("id", None)
         request = self.context["request"]
         if services.station_update_sends_call(station=instance, registration_status=validated_data.get("registration_status")):
             require_send_calls(request.user, instance)
-        return services.station_update(station=instance, **validated_data, requested_by=request.user,
-                                       source="api").station
+        generated = self._generate_password(validated_data)
+        station = services.station_update(station=instance, **validated_data, requested_by=request.user,
+                                          source="api").station
+        station.generated_password = generated
+        return station
+
+    @staticmethod
+    def _generate_password(validated_data: dict) -> str | None:
+        if validated_data.get("password") != services.GENERATE_PASSWORD:
+            return None
+        validated_data["password"] = services.station_password_generate()
+        return validated_data["password"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if getattr(instance, "generated_password", None):
+            data["password"] = instance.generated_password  # shown this once; only its hash is stored
+        return data
 
 
 class StationFilter(filters.FilterSet):
@@ -168,6 +190,7 @@ class StationCallsView(APIView):
         parse_wait(request)  # refuse a bad ?wait before sending anything
         body = CallRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        services.station_call_check(action=body.validated_data["action"], payload=body.validated_data["payload"])
         with transaction.atomic():
             call = calls.call_enqueue(
                 station=station,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import secrets
+import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -248,6 +250,34 @@ CHARGE_BOX_ID_RULE = ("A chargeBoxId must be non-empty, at most 128 characters, 
                       "characters.")
 # Security profiles whose stations authenticate with a Basic-auth password.
 PASSWORD_PROFILES = (1, 2)
+# The Basic-auth password (the station's AuthorizationKey): at least 16 and at most 40 characters
+# (Security Whitepaper 7.2: at least 16 bytes, up to 40 hexadecimal digits), made of the characters
+# OCPP allows in a password (passwordString: letters, digits and * - _ = : + | @ .).
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 16, 40
+PASSWORD_CHARACTERS = frozenset(string.ascii_letters + string.digits + "*-_=:+|@.")
+PASSWORD_RULE = (f"A station password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters: letters, "
+                 "digits and * - _ = : + | @ .")
+# What the API takes as `password` to have one generated (and shown once).
+GENERATE_PASSWORD = "generate"
+
+
+def station_password_check(password: str) -> None:
+    """Invalid (field `password`) unless the password follows PASSWORD_RULE."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH or not set(password) <= PASSWORD_CHARACTERS:
+        raise Invalid(PASSWORD_RULE, details={"field": "password"})
+
+
+def station_call_check(*, action: str, payload) -> None:
+    """Refuse, before sending, a Call that would give a station a password it must refuse
+    (ChangeConfiguration AuthorizationKey, Security Whitepaper A01/A05)."""
+    if action == "ChangeConfiguration" and isinstance(payload, dict) and payload.get("key") == "AuthorizationKey":
+        value = payload.get("value")
+        station_password_check(value if isinstance(value, str) else "")
+
+
+def station_password_generate() -> str:
+    """A strong password as the whitepaper advises: 20 random bytes as 40 hexadecimal digits."""
+    return secrets.token_hex(PASSWORD_MAX_LENGTH // 2)
 
 
 class _Keep:
@@ -271,6 +301,8 @@ def station_validate(*, station: ChargeStation | None, security_profile: int, pa
     `station` is the stored station being changed (None: a new one); `password` None keeps its
     password, "" removes it.
     """
+    if password:
+        station_password_check(password)
     has_password = bool(password) if password is not None else bool(station is not None and station.password_hash)
     if security_profile in PASSWORD_PROFILES and not has_password:
         raise Invalid("Security profiles 1 and 2 need a password.", details={"field": "password"})

@@ -144,7 +144,7 @@ def calls_send(*, ocpp_action: str, targets: Iterable[Target | Refusal], request
         if isinstance(target, Refusal):
             outcome.refused.append(target)
             continue
-        if not may_send_calls(requested_by, target.station_id):
+        if requested_by is not None and not may_send_calls(requested_by, target.station_id):
             outcome.refused.append(Refusal(target.label, SEND_CALLS_REFUSED))
             continue
         call = outcome.attempt(target.label, lambda target=target: call_enqueue(
