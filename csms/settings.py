@@ -191,6 +191,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-diagnostics-requests": {"task": "firmware.tasks.expire_diagnostics_requests", "schedule": 300.0},
     "watch-stations-for-alerts": {"task": "alerts.tasks.watch_stations", "schedule": 60.0},
     "prune-diagnostics-files": {"task": "firmware.tasks.prune_diagnostics_files", "schedule": 86400.0},
+    "prune-failed-authentications": {"task": "stations.tasks.prune_failed_authentications", "schedule": 86400.0},
+    "watch-certificate-expiry": {"task": "certificates.tasks.watch_certificate_expiry", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
@@ -278,9 +280,6 @@ CSMS_CONNECT_BURST_PER_ADDRESS = env_int("CSMS_CONNECT_BURST_PER_ADDRESS", 200)
 CSMS_CONNECT_RATE_PER_ADDRESS = env_float("CSMS_CONNECT_RATE_PER_ADDRESS", 0)
 # Station Calls committed together at most (group commit, docs/adr/0090-station-path-throughput.md).
 CSMS_WRITE_GROUP_MAX = env_int("CSMS_WRITE_GROUP_MAX", 64)
-# Security profile 3 behind a TLS terminator: the header carrying the verified client certificate's
-# subject common name.
-CSMS_CLIENT_CERT_HEADER = os.environ.get("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert-CN")
 
 # --- App settings: every app reads its own here, through django.conf.settings, at the moment of use
 # (so that a test's settings override applies). Nothing else reads the environment.
@@ -324,6 +323,31 @@ CSMS_CERT_VALIDITY_DAYS = env_int("CSMS_CERT_VALIDITY_DAYS", 365)
 CSMS_CA_RSA_PADDING = env_str("CSMS_CA_RSA_PADDING", "pss").lower()
 # The organisation (O) every station's CSR must carry, besides the station's own CpoName.
 CSMS_CPO_NAME = env_str("CSMS_CPO_NAME")
+# The embedded CA `manage.py ensure_ca` makes when no CA is configured (docs/adr/0120-embedded-ca.md):
+# its directory (outside the database; .csms-ca/ is ignored by git), whether accepted CSRs are signed
+# at once (0: they wait for an operator), the names its server certificates carry, and how long
+# before expiry a certificate is renewed (docs/adr/0123-certificate-expiry-watch.md).
+CSMS_EMBEDDED_CA_DIR = Path(env_str("CSMS_EMBEDDED_CA_DIR") or BASE_DIR / ".csms-ca")
+CSMS_CERT_AUTO_SIGN = env_bool("CSMS_CERT_AUTO_SIGN", True)
+CSMS_TLS_HOSTNAMES = env_list("CSMS_TLS_HOSTNAMES") or ["localhost", "127.0.0.1"]
+CSMS_CERT_RENEW_DAYS = env_int("CSMS_CERT_RENEW_DAYS", 30)
+# The CSMS's own certificates whose expiry is watched (the terminator's); empty: the embedded ones.
+CSMS_SERVER_CERT_FILES = env_list("CSMS_SERVER_CERT_FILES")
+
+# --- Security: TLS terminator, proxies, admin login (docs/adr/0121-tls-terminator.md, 0122) ----------
+# The node sits behind a TLS terminator (nginx, deploy/nginx/): secure cookies, HSTS, HTTPS redirect.
+CSMS_HTTPS = env_bool("CSMS_HTTPS")
+# Addresses (or networks) of the terminators: only their X-Forwarded-For/-Proto and client certificate
+# header count (csms/proxies.py); from anyone else those headers are dropped.
+CSMS_TRUSTED_PROXIES = env_list("CSMS_TRUSTED_PROXIES")
+# Security profile 3: the header in which the terminator passes the client certificate it verified
+# (PEM, URL-encoded: nginx's $ssl_client_escaped_cert).
+CSMS_CLIENT_CERT_HEADER = env_str("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert")
+# Failed station authentications per remote address: a burst, then so many a minute; beyond, HTTP
+# 429 before any database work (0: no limit).
+CSMS_AUTH_FAILURE_BURST = env_int("CSMS_AUTH_FAILURE_BURST", 10)
+CSMS_AUTH_FAILURE_RATE = env_float("CSMS_AUTH_FAILURE_RATE", 6)
+CSMS_FAILED_AUTH_RETENTION_DAYS = env_int("CSMS_FAILED_AUTH_RETENTION_DAYS", 90)
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,7 @@ from . import services
 from .admin_actions import ACCEPT_REGISTRATION, REJECT_REGISTRATION, STATION_CALL_ACTIONS
 from .forms import ChargeStationAdminForm
 from .models import (
+    FailedAuthentication,
     ChargeStation,
     ConfigurationKey,
     Connector,
@@ -253,6 +254,15 @@ class SecurityEventAdmin(StationColumnMixin, ReadOnlyAdmin):
     list_filter = [StationFilter, "critical", "type"]
     search_fields = ["type", "=station__id"]
     date_hierarchy = "timestamp"
+
+
+@admin.register(FailedAuthentication)
+class FailedAuthenticationAdmin(StationColumnMixin, ReadOnlyAdmin):
+    list_display = ["occurred_at", "station_id_link", "remote_address", "security_profile", "reason"]
+    list_display_links = ["occurred_at"]
+    list_filter = [StationFilter, "security_profile"]
+    search_fields = ["=station__id", "remote_address", "reason"]
+    date_hierarchy = "occurred_at"
 
 
 @admin.register(Node)

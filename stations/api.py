@@ -18,7 +18,14 @@ from csms.ocpp.permissions import require_send_calls
 from partners.selectors import partner_of
 
 from . import services
-from .models import ChargeStation, ConfigurationKey, Connector, RegistrationStatus, SecurityEvent
+from .models import (
+    ChargeStation,
+    ConfigurationKey,
+    Connector,
+    FailedAuthentication,
+    RegistrationStatus,
+    SecurityEvent,
+)
 from .selectors import station_for, stations_visible_to
 
 
@@ -152,6 +159,21 @@ class StationSecurityEventsView(APIView):
             events = events.filter(critical=query.validated_data["critical"])
         events = events.order_by("-timestamp", "-id")[:1000]
         return Response(SecurityEventSerializer(events, many=True).data)
+
+
+class FailedAuthenticationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FailedAuthentication
+        fields = ["id", "occurred_at", "remote_address", "security_profile", "reason"]
+
+
+class StationFailedAuthenticationsView(APIView):
+    @extend_schema(responses=FailedAuthenticationSerializer(many=True))
+    def get(self, request, station_id: str):
+        """Handshakes refused for bad credentials (HTTP 401), newest first (at most 1000)."""
+        station = station_for(request.user, station_id)
+        rows = FailedAuthentication.objects.filter(station=station).order_by("-occurred_at", "-id")[:1000]
+        return Response(FailedAuthenticationSerializer(rows, many=True).data)
 
 
 # --- Calls ------------------------------------------------------------------------------------------

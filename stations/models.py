@@ -197,6 +197,25 @@ class SecurityEvent(models.Model):
         ordering = ["-timestamp", "-id"]
 
 
+class FailedAuthentication(models.Model):
+    """A handshake refused for bad credentials (HTTP 401): what was wrong and from where, never the
+    password. Each remote address may fail only so often (CSMS_AUTH_FAILURE_*) before it is refused
+    without being looked at."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="failed_authentications")
+    remote_address = models.CharField(max_length=100, blank=True)
+    security_profile = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["station", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} from {self.remote_address or '?'}: {self.reason}"
+
+
 class Node(models.Model):
     """A running CSMS process; stations held by a node that stopped reporting are offline."""
 

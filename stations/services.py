@@ -39,6 +39,7 @@ from .models import (
     Connector,
     ConnectorStatus,
     DataTransferRecord,
+    FailedAuthentication,
     Node,
     RegistrationStatus,
     SecurityEvent,
@@ -72,8 +73,10 @@ def charge_box_id_valid(value: str) -> bool:
     )
 
 
-def station_admit(*, charge_box_id: str, authorization: str | None = None, client_cert_cn: str | None = None) -> Admission:
-    """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles)."""
+def station_admit(*, charge_box_id: str, authorization: str | None = None, client_certificate: str | None = None,
+                  tls: bool = False, remote_address: str = "") -> Admission:
+    """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles);
+    a refusal for bad credentials is recorded (FailedAuthentication), never the password itself."""
     if not charge_box_id_valid(charge_box_id):
         # Could never be stored (too long, control characters): unknown, and no query may choke on it.
         return Admission(refuse_status=404, reason="invalid chargeBoxId")
@@ -85,14 +88,46 @@ def station_admit(*, charge_box_id: str, authorization: str | None = None, clien
             pk=charge_box_id, defaults={"registration_status": RegistrationStatus.PENDING}
         )
         logger.info("auto-registered station %s (Pending)", charge_box_id)
-    if station.security_profile in (1, 2):
-        credentials = _basic_credentials(authorization)
-        if credentials is None or credentials[0] != charge_box_id or not station.check_password(credentials[1]):
-            return Admission(refuse_status=401, reason="bad or missing Basic credentials")
-    elif station.security_profile == 3:
-        if not client_cert_cn or client_cert_cn != charge_box_id:
-            return Admission(refuse_status=401, reason="no client certificate for this chargeBoxId")
+    problem = _credentials_problem(station, authorization=authorization, client_certificate=client_certificate, tls=tls)
+    if problem:
+        FailedAuthentication.objects.create(station=station, remote_address=remote_address[:100],
+                                            security_profile=station.security_profile, reason=problem[:500])
+        return Admission(refuse_status=401, reason=problem)
     return Admission(station_id=station.pk, registration_status=station.registration_status)
+
+
+def failed_authentications_prune() -> int:
+    """Forget failed authentications older than CSMS_FAILED_AUTH_RETENTION_DAYS."""
+    cutoff = timezone.now() - timedelta(days=settings.CSMS_FAILED_AUTH_RETENTION_DAYS)
+    return FailedAuthentication.objects.filter(occurred_at__lt=cutoff).delete()[0]
+
+
+def _credentials_problem(station: ChargeStation, *, authorization: str | None, client_certificate: str | None,
+                         tls: bool) -> str | None:
+    """Why these credentials do not admit the station under its security profile (None: they do).
+    A station arriving under a weaker profile than its own is refused: no TLS for profiles 2 and 3,
+    no client certificate for profile 3."""
+    profile = station.security_profile
+    if profile >= 2 and not tls:
+        return f"security profile {profile} needs TLS; the connection came without it"
+    if profile in PASSWORD_PROFILES:
+        credentials = _basic_credentials(authorization)
+        if credentials is None:
+            return "no HTTP Basic credentials"
+        if credentials[0] != station.pk:
+            return "the Basic username is not the chargeBoxId"
+        if not station.check_password(credentials[1]):
+            return "wrong password"
+    elif profile == 3:
+        if not client_certificate:
+            return "no verified TLS client certificate"
+        # Imported here: the certificates app builds on this one's models.
+        from certificates.trust import client_certificate_problems
+
+        problems = client_certificate_problems(certificate_pem=client_certificate, station_id=station.pk)
+        if problems:
+            return "; ".join(problems)
+    return None
 
 
 def station_connect(*, station_id: str, channel_name: str, node: str, subprotocol: str, remote_address: str) -> str | None:

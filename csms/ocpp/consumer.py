@@ -26,6 +26,7 @@ from channels.consumer import AsyncConsumer
 from django.conf import settings
 
 from csms.db import run_db
+from csms.proxies import over_tls
 
 from . import calls, directory, framing
 from .errors import ErrorCode, OCPPError
@@ -44,6 +45,7 @@ CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG = 1000, 1001, 1009
 
 _identity_limit: RateLimit | None = None
 _address_limit: RateLimit | None = None
+_failure_limit: RateLimit | None = None
 
 
 def connect_limits() -> tuple[RateLimit, RateLimit]:
@@ -54,6 +56,15 @@ def connect_limits() -> tuple[RateLimit, RateLimit]:
         _address_limit = RateLimit(burst=settings.CSMS_CONNECT_BURST_PER_ADDRESS,
                                    per_minute=settings.CSMS_CONNECT_RATE_PER_ADDRESS)
     return _identity_limit, _address_limit
+
+
+def failure_limit() -> RateLimit:
+    """Failed authentications per remote address: once spent, that address is refused (429) before
+    any database work, so guessing passwords or certificates costs the node nothing."""
+    global _failure_limit
+    if _failure_limit is None:
+        _failure_limit = RateLimit(burst=settings.CSMS_AUTH_FAILURE_BURST, per_minute=settings.CSMS_AUTH_FAILURE_RATE)
+    return _failure_limit
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -117,18 +128,29 @@ class OCPPConsumer(AsyncConsumer):
                 await deny_handshake(self.base_send, self.scope, 429, "too many connection attempts",
                                      [(b"retry-after", str(limit.retry_after(key)).encode())])
                 return False
+        failures = failure_limit()
+        if failures.blocked(client[0]):
+            logger.info("refused %s from %s: too many failed authentications", self.station_id, client[0])
+            await deny_handshake(self.base_send, self.scope, 429, "too many failed authentication attempts",
+                                 [(b"retry-after", str(failures.retry_after(client[0])).encode())])
+            return False
+        # csms/proxies.py has removed the client certificate header unless a trusted terminator set it.
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
         try:
             admission = await run_db(
                 directory.get().admit,
                 charge_box_id=self.station_id,
                 authorization=headers.get("authorization"),
-                client_cert_cn=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
+                client_certificate=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
+                tls=over_tls(self.scope),
+                remote_address=client[0],
             )
         except Exception as exc:
             return await self._refuse_unavailable(exc)
         if admission.refuse_status:
-            logger.info("refused %s: %s", self.station_id, admission.reason)
+            if admission.refuse_status == 401:
+                failures.spend(client[0])
+            logger.info("refused %s from %s: %s", self.station_id, client[0], admission.reason)
             await deny_handshake(self.base_send, self.scope, admission.refuse_status, admission.reason)
             return False
         subprotocol = choose_subprotocol(self.scope.get("subprotocols", []))
