@@ -18,6 +18,8 @@ from django.conf import settings
 
 FORWARDED_FOR = b"x-forwarded-for"
 FORWARDED_PROTO = b"x-forwarded-proto"
+# The terminator's verdict on the client certificate, beside it: CSMS_CLIENT_CERT_HEADER + "-Verify".
+VERIFY_SUFFIX = b"-verify"
 
 
 class TrustedProxies:
@@ -44,7 +46,8 @@ def proxied_scope(scope: dict) -> dict:
     scheme; from anyone else, without the headers only a proxy may set."""
     proxies = trusted_proxies(tuple(settings.CSMS_TRUSTED_PROXIES))
     peer = (scope.get("client") or (None, None))[0]
-    proxy_headers = {FORWARDED_FOR, FORWARDED_PROTO, settings.CSMS_CLIENT_CERT_HEADER.lower().encode("latin-1")}
+    certificate = settings.CSMS_CLIENT_CERT_HEADER.lower().encode("latin-1")
+    proxy_headers = {FORWARDED_FOR, FORWARDED_PROTO, certificate, certificate + VERIFY_SUFFIX}
     headers = scope.get("headers") or []
     if not proxies.trusts(peer):
         if any(name in proxy_headers for name, _ in headers):

@@ -276,12 +276,13 @@ class SimulatedStation(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connect_station(node: Node, station_id: str, *, subprotocols=("ocpp1.6",), boot: bool = False,
-                          headers: dict | None = None):
-    """Connect a SimulatedStation to `node`; it answers CSMS Calls until the block ends."""
-    url = f"{node.ws}/ocpp/{quote(station_id, safe='')}"
+async def connect_station(node: Node | None, station_id: str, *, subprotocols=("ocpp1.6",), boot: bool = False,
+                          headers: dict | None = None, base_url: str | None = None, **connect_options):
+    """Connect a SimulatedStation to `node` (or to `base_url`, e.g. a TLS terminator's wss:// with
+    `ssl=` among the options); it answers CSMS Calls until the block ends."""
+    url = f"{base_url or node.ws}/ocpp/{quote(station_id, safe='')}"
     async with websockets.connect(url, subprotocols=list(subprotocols), additional_headers=headers or {},
-                                  open_timeout=10) as connection:
+                                  open_timeout=10, **connect_options) as connection:
         station = SimulatedStation(station_id, connection)
         task = asyncio.create_task(station.start())
         try:

@@ -13,10 +13,12 @@ from .models import ChargeStation
 class Stations:
     """Registered with the runtime in StationsConfig.ready()."""
 
-    def admit(self, *, charge_box_id: str, authorization: str | None, client_certificate: str | None, tls: bool,
-              remote_address: str) -> Admission:
+    def admit(self, *, charge_box_id: str, authorization: str | None, client_certificate: str | None,
+              client_certificate_verdict: str | None, tls: bool, remote_address: str) -> Admission:
         return services.station_admit(charge_box_id=charge_box_id, authorization=authorization,
-                                      client_certificate=client_certificate, tls=tls, remote_address=remote_address)
+                                      client_certificate=client_certificate,
+                                      client_certificate_verdict=client_certificate_verdict, tls=tls,
+                                      remote_address=remote_address)
 
     def connected(self, *, station_id: str, channel_name: str, node: str, subprotocol: str,
                   remote_address: str) -> str | None:

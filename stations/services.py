@@ -74,7 +74,8 @@ def charge_box_id_valid(value: str) -> bool:
 
 
 def station_admit(*, charge_box_id: str, authorization: str | None = None, client_certificate: str | None = None,
-                  tls: bool = False, remote_address: str = "") -> Admission:
+                  client_certificate_verdict: str | None = None, tls: bool = False,
+                  remote_address: str = "") -> Admission:
     """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles);
     a refusal for bad credentials is recorded (FailedAuthentication), never the password itself."""
     if not charge_box_id_valid(charge_box_id):
@@ -88,7 +89,8 @@ def station_admit(*, charge_box_id: str, authorization: str | None = None, clien
             pk=charge_box_id, defaults={"registration_status": RegistrationStatus.PENDING}
         )
         logger.info("auto-registered station %s (Pending)", charge_box_id)
-    problem = _credentials_problem(station, authorization=authorization, client_certificate=client_certificate, tls=tls)
+    problem = _credentials_problem(station, authorization=authorization, client_certificate=client_certificate,
+                                   client_certificate_verdict=client_certificate_verdict, tls=tls)
     if problem:
         FailedAuthentication.objects.create(station=station, remote_address=remote_address[:100],
                                             security_profile=station.security_profile, reason=problem[:500])
@@ -103,7 +105,7 @@ def failed_authentications_prune() -> int:
 
 
 def _credentials_problem(station: ChargeStation, *, authorization: str | None, client_certificate: str | None,
-                         tls: bool) -> str | None:
+                         client_certificate_verdict: str | None, tls: bool) -> str | None:
     """Why these credentials do not admit the station under its security profile (None: they do).
     A station arriving under a weaker profile than its own is refused: no TLS for profiles 2 and 3,
     no client certificate for profile 3."""
@@ -120,7 +122,9 @@ def _credentials_problem(station: ChargeStation, *, authorization: str | None, c
             return "wrong password"
     elif profile == 3:
         if not client_certificate:
-            return "no verified TLS client certificate"
+            verdict = client_certificate_verdict or ""
+            refused = f" (the TLS terminator's verification: {verdict})" if verdict.startswith("FAILED") else ""
+            return f"no verified TLS client certificate{refused}"
         # Imported here: the certificates app builds on this one's models.
         from certificates.trust import client_certificate_problems
 

@@ -142,6 +142,7 @@ class OCPPConsumer(AsyncConsumer):
                 charge_box_id=self.station_id,
                 authorization=headers.get("authorization"),
                 client_certificate=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
+                client_certificate_verdict=headers.get(f"{settings.CSMS_CLIENT_CERT_HEADER.lower()}-verify"),
                 tls=over_tls(self.scope),
                 remote_address=client[0],
             )
