@@ -11,6 +11,19 @@ from csms.testing import Api, Node, database_url_of, grant_send_calls
 pytest_plugins = ["stations.tests.admin_helpers"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_embedded_ca(tmp_path_factory):
+    """Tests start without an embedded CA, whatever `make run` left in .csms-ca/: the ones that need
+    a CA make their own (the nodes inherit the environment)."""
+    import os
+
+    from django.conf import settings
+
+    directory = str(tmp_path_factory.mktemp("no-embedded-ca") / "absent")
+    os.environ["CSMS_EMBEDDED_CA_DIR"] = directory
+    settings.CSMS_EMBEDDED_CA_DIR = directory
+
+
 @pytest.fixture(scope="session")
 def test_database_url(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():

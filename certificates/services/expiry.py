@@ -82,15 +82,16 @@ def _station_renewal(current: CertificateRequest, *, now, key: str, report: Expi
     if latest is not None and latest.status in RENEWAL_UNDER_WAY:
         if not (latest.status == RequestStatus.AWAITING_CSR and latest.created_at < now - RETRY_AFTER):
             return  # on its way
-        failure = "the station accepted the renewal trigger but sent no CSR within a day"
+        failure, failed_at = "the station accepted the renewal trigger but sent no CSR within a day", latest.created_at
     elif latest is not None and latest.status in RENEWAL_FAILED:
         failure = f"renewal request #{latest.pk} is {latest.get_status_display()}: {latest.detail}"
+        failed_at = latest.updated_at
     else:
-        failure = ""
+        failure, failed_at = "", None
     if failure:
         _renewal_alert(station_id, key, ends, expired, failure)
         report.renewals_failed.append(station_id)
-        if latest.updated_at > now - RETRY_AFTER:
+        if failed_at > now - RETRY_AFTER:
             return  # asked again a day after it failed
     if not ChargeStation.objects.filter(pk=station_id, online=True).exists():
         return  # asked at the first run it is online
