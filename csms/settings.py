@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,13 +55,11 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CSMS_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [
-    f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
-]
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # django.contrib.admin, whose site asks staff for a TOTP code when CSMS_ADMIN_OTP is on.
+    "csms.admin.apps.CsmsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,6 +70,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csms.ocpp",
     "partners",
     "stations",
@@ -91,8 +93,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "csms.urls"
@@ -234,6 +239,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two apps name a choice field "kind": each enum gets its own name (`check --deploy` stays silent).
+    "ENUM_NAME_OVERRIDES": {
+        "ChargingProfileKindEnum": "smartcharging.models.ChargingProfileKind",
+        "DiagnosticsKindEnum": "firmware.models.DiagnosticsKind",
+    },
 }
 
 # --- OCPP ---------------------------------------------------------------------------------------
@@ -337,6 +347,33 @@ CSMS_SERVER_CERT_FILES = env_list("CSMS_SERVER_CERT_FILES")
 # --- Security: TLS terminator, proxies, admin login (docs/adr/0121-tls-terminator.md, 0122) ----------
 # The node sits behind a TLS terminator (nginx, deploy/nginx/): secure cookies, HSTS, HTTPS redirect.
 CSMS_HTTPS = env_bool("CSMS_HTTPS")
+if CSMS_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # Stations on profiles 0 and 1 speak plain HTTP to fetch firmware and upload diagnostics, and load
+    # balancers probe health over HTTP: those paths are not redirected.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^firmware/download/", r"^diagnostics/upload/"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("CSMS_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CSMS_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("CSMS_HSTS_PRELOAD", True)
+# Admin and API forms posted from the public URL and the allowed hosts (https only behind TLS).
+_origin_schemes = ("https",) if CSMS_HTTPS else ("http", "https")
+CSRF_TRUSTED_ORIGINS = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in _origin_schemes]
+if CSMS_PUBLIC_URL:
+    from urllib.parse import urlsplit
+
+    _public = urlsplit(CSMS_PUBLIC_URL)
+    CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
+# Staff must confirm their admin login with a TOTP code (django-otp): on by default behind TLS.
+CSMS_ADMIN_OTP = env_bool("CSMS_ADMIN_OTP", CSMS_HTTPS)
+# Admin login guessing (django-axes): after so many failures for one user from one address, that
+# pair is locked out for the cool-off time (an admin unlocks it: Axes > Access attempts, delete).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("CSMS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CSMS_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 # Addresses (or networks) of the terminators: only their X-Forwarded-For/-Proto and client certificate
 # header count (csms/proxies.py); from anyone else those headers are dropped.
 CSMS_TRUSTED_PROXIES = env_list("CSMS_TRUSTED_PROXIES")

@@ -83,7 +83,7 @@ class Node:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node exited: {self.log_path.read_text()[-3000:]}")
             try:
-                requests.get(f"{self.http}/api/schema/", timeout=1)
+                requests.get(f"{self.http}/api/schema/", timeout=1, allow_redirects=False)  # CSMS_HTTPS redirects
                 return self
             except requests.RequestException:  # not listening yet, or its first (cold) schema took > 1 s
                 time.sleep(0.1)
