@@ -10,6 +10,7 @@ import socket
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -349,6 +350,8 @@ CSMS_SERVER_CERT_FILES = env_list("CSMS_SERVER_CERT_FILES")
 CSMS_HTTPS = env_bool("CSMS_HTTPS")
 if CSMS_HTTPS:
     SECURE_SSL_REDIRECT = True
+    # A plain request that reached a node directly is sent to the public (TLS) address.
+    SECURE_SSL_HOST = urlsplit(CSMS_PUBLIC_URL).netloc if CSMS_PUBLIC_URL.startswith("https://") else None
     # Stations on profiles 0 and 1 speak plain HTTP to fetch firmware and upload diagnostics, and load
     # balancers probe health over HTTP: those paths are not redirected.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^firmware/download/", r"^diagnostics/upload/"]
@@ -360,8 +363,6 @@ if CSMS_HTTPS:
 _origin_schemes = ("https",) if CSMS_HTTPS else ("http", "https")
 CSRF_TRUSTED_ORIGINS = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in _origin_schemes]
 if CSMS_PUBLIC_URL:
-    from urllib.parse import urlsplit
-
     _public = urlsplit(CSMS_PUBLIC_URL)
     CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
 # Staff must confirm their admin login with a TOTP code (django-otp): on by default behind TLS.

@@ -205,3 +205,13 @@ async def test_the_certificate_header_counts_only_from_a_trusted_proxy(tls_node,
     assert await handshake(url, additional_headers=forged, local_addr=("127.0.0.2", 0)) == 401
     assert await db(reasons)(station) == ["security profile 3 needs TLS; the connection came without it"]
     assert await handshake(url, additional_headers=forged) == 101
+
+
+def test_the_docker_image_fills_every_placeholder_of_the_template():
+    import re
+
+    from csms.terminator import PLACEHOLDER, TEMPLATE
+
+    dockerfile = (TEMPLATE.parent / "Dockerfile").read_text()
+    substituted = set(re.findall(r"\$\{(CSMS_[A-Z_]+)\}", dockerfile.split("envsubst", 1)[1].split("<", 1)[0]))
+    assert substituted == set(PLACEHOLDER.findall(TEMPLATE.read_text()))
