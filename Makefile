@@ -1,10 +1,13 @@
-# `make run`: a CSMS on 127.0.0.1:$(PORT) with the embedded defaults. `make test`: the whole suite.
+# `make run`: a CSMS on 127.0.0.1:$(PORT) with the embedded defaults. `make tls`: the same behind the
+# TLS terminator (nginx) on 127.0.0.1:$(TLS_PORT). `make test`: the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+TLS_PORT ?= 8443
+CA_DIR := $(or $(CSMS_EMBEDDED_CA_DIR),.csms-ca)
 
-.PHONY: run test faults bench install
+.PHONY: run tls test faults bench install
 
 install: $(VENV)/.installed
 
@@ -17,7 +20,18 @@ $(VENV)/.installed: requirements.txt
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_ca
 	PORT=$(PORT) $(PY) -m csms.node
+
+# Stations connect over wss://127.0.0.1:$(TLS_PORT)/ocpp/{chargeBoxId} (profiles 2 and 3), trusting
+# $(CA_DIR)/ca.pem; nginx is Debian's (apt-get install nginx-light). The node still serves
+# http://127.0.0.1:$(PORT) and trusts the terminator's headers (CSMS_TRUSTED_PROXIES).
+tls: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_ca
+	CSMS_TRUSTED_PROXIES=127.0.0.1 PORT=$(PORT) $(PY) -m csms.terminator --tls-port $(TLS_PORT) \
+		--upstream 127.0.0.1:$(PORT) --certs $(CA_DIR) -- $(PY) -m csms.node
 
 test: install
 	$(VENV)/bin/lint-imports

@@ -5,10 +5,23 @@ import uuid
 import pytest
 from django.db import connection
 
-from csms.testing import Api, Node, database_url_of
+from csms.testing import Api, Node, database_url_of, grant_send_calls
 
 # The `admin_session` fixture: the admin driven over HTTP against a node.
 pytest_plugins = ["stations.tests.admin_helpers"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_embedded_ca(tmp_path_factory):
+    """Tests start without an embedded CA, whatever `make run` left in .csms-ca/: the ones that need
+    a CA make their own (the nodes inherit the environment)."""
+    import os
+
+    from django.conf import settings
+
+    directory = str(tmp_path_factory.mktemp("no-embedded-ca") / "absent")
+    os.environ["CSMS_EMBEDDED_CA_DIR"] = directory
+    settings.CSMS_EMBEDDED_CA_DIR = directory
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +50,8 @@ def auto_register_node(test_database_url):
 
 @pytest.fixture
 def staff_user(transactional_db, django_user_model):
-    return django_user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    """An operator: staff, allowed to send Calls."""
+    return grant_send_calls(django_user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True))
 
 
 @pytest.fixture

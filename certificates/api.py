@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms.api.calls import CallSerializer, command_response
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from stations.selectors import station_for
 
 from . import selectors
@@ -90,6 +91,7 @@ class StationCertificatesView(APIView):
 
 
 class StationCertificateInstallView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=InstallSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -101,6 +103,7 @@ class StationCertificateInstallView(APIView):
 
 
 class StationCertificateDeleteView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=DeleteSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -116,6 +119,7 @@ class StationCertificateDeleteView(APIView):
 
 
 class StationCertificateRefreshView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=RefreshSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -147,6 +151,7 @@ class StationCertificateRequestView(APIView):
 
 
 class StationCertificateTriggerView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     """A02: ask the station for a new key pair and its CSR (ExtendedTriggerMessage SignChargePointCertificate)."""
 
     @extend_schema(request=None, responses={202: CallSerializer, 200: CallSerializer})
@@ -167,6 +172,7 @@ class _RequestActionView(APIView):
 
 
 class CertificateRequestSignView(_RequestActionView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     """Sign with the configured CA and send CertificateSigned."""
 
     @extend_schema(request=None, responses=CertificateRequestSerializer)
@@ -176,6 +182,7 @@ class CertificateRequestSignView(_RequestActionView):
 
 
 class CertificateRequestUploadView(_RequestActionView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     """Attach a chain signed by the CPO's CA elsewhere and send CertificateSigned."""
 
     @extend_schema(request=UploadSerializer, responses=CertificateRequestSerializer)
@@ -188,6 +195,7 @@ class CertificateRequestUploadView(_RequestActionView):
 
 
 class CertificateRequestDeliverView(_RequestActionView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     """Send the stored chain again."""
 
     @extend_schema(request=None, responses=CertificateRequestSerializer)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import pki
+from . import embedded, pki
 
 DEFAULT_VALIDITY_DAYS = 365
 # Tolerates a station clock slightly behind ours: it switches to the certificate once valid (A02.FR.08).
@@ -44,12 +44,28 @@ class Signer(Protocol):
 
 
 def configured_signer() -> Signer | None:
-    """The signer the settings configure, or None (an operator uploads signed chains)."""
+    """The signer in force: CSMS_CERT_SIGNER, else the CA files CSMS_CA_CERT_FILE/CSMS_CA_KEY_FILE,
+    else the embedded CA when `manage.py ensure_ca` made one (docs/adr/0120-embedded-ca.md), else
+    None (an operator uploads signed chains)."""
     if settings.CSMS_CERT_SIGNER:
         return import_string(settings.CSMS_CERT_SIGNER)()
     if settings.CSMS_CA_CERT_FILE and settings.CSMS_CA_KEY_FILE:
         return FileCASigner.from_settings()
+    embedded_ca = embedded.paths()
+    if embedded_ca.exists():
+        return FileCASigner(cert_file=str(embedded_ca.ca_cert), key_file=str(embedded_ca.ca_key),
+                            validity_days=settings.CSMS_CERT_VALIDITY_DAYS, rsa_padding=settings.CSMS_CA_RSA_PADDING)
     return None
+
+
+def trusted_ca_file() -> Path | None:
+    """The CA certificate file whose CA issues stations' certificates (what profile 3 trusts): the
+    configured CA's, else the embedded CA's; None when there is neither (a custom signer's CA is
+    named by CSMS_CA_CERT_FILE alone)."""
+    if settings.CSMS_CA_CERT_FILE:
+        return Path(settings.CSMS_CA_CERT_FILE)
+    embedded_ca = embedded.paths()
+    return embedded_ca.ca_cert if embedded_ca.exists() else None
 
 
 class FileCASigner:

@@ -15,6 +15,7 @@ from django.urls import re_path  # noqa: E402
 
 from csms.admin.live import ConsoleConsumer  # noqa: E402
 from csms.ocpp.consumer import OCPPConsumer, RefuseConsumer  # noqa: E402
+from csms.proxies import ProxyHeadersMiddleware  # noqa: E402
 
 websocket_urlpatterns = [
     re_path(r"^ocpp/(?P<charge_box_id>[^/]+)$", OCPPConsumer.as_asgi()),
@@ -25,4 +26,6 @@ websocket_urlpatterns = [
     re_path(r"", RefuseConsumer.as_asgi()),
 ]
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+# Forwarded addresses, scheme and client certificates count only from CSMS_TRUSTED_PROXIES.
+application = ProxyHeadersMiddleware(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}))

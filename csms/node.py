@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         "--endpoint", f"tcp:port={port}:interface={host.strip('[]').replace(':', chr(92) + ':')}:backlog={LISTEN_BACKLOG}",
         "--websocket_connect_timeout", str(HANDSHAKE_TIMEOUT),
         "--websocket_timeout", "-1",
-        "--proxy-headers",
+        # No --proxy-headers: Daphne would believe X-Forwarded-For from anyone. csms/proxies.py
+        # believes it (and the client certificate header) from CSMS_TRUSTED_PROXIES only.
         "--application-close-timeout", "5",
         "-v", str(settings.CSMS_DAPHNE_VERBOSITY),
         *(argv or []),

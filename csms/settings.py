@@ -8,7 +8,9 @@ import os
 import secrets
 import socket
 import warnings
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -54,13 +56,11 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CSMS_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [
-    f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
-]
 
 INSTALLED_APPS = [
     "daphne",
-    # Django's admin with the console's AdminSite (grouped navigation, the dashboard).
+    # Django's admin with the console's AdminSite (grouped navigation, the dashboard); its site asks
+    # staff for a TOTP code when CSMS_ADMIN_OTP is on.
     "csms.admin.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI served by the CSMS itself: /api/docs/ works without internet.
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csms.ocpp",
     "partners",
     "stations",
@@ -99,8 +102,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "csms.urls"
@@ -202,6 +208,8 @@ CELERY_BEAT_SCHEDULE = {
     # Every 30 s so that each running transaction gets its (at most one a minute) update on time.
     "publish-transaction-updates": {"task": "webhooks.tasks.publish_transaction_updates", "schedule": 30.0},
     "prune-webhook-deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 86400.0},
+    "prune-failed-authentications": {"task": "stations.tasks.prune_failed_authentications", "schedule": 86400.0},
+    "watch-certificate-expiry": {"task": "certificates.tasks.watch_certificate_expiry", "schedule": 3600.0},
 }
 if not CELERY_TASK_ALWAYS_EAGER:
     # Retries and anything the after-commit hand-over missed. Without a broker each node's own
@@ -268,7 +276,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Two models call their choices "kind": name each enum after its model's.
+    # Two apps name a choice field "kind": each enum gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ChargingProfileKindEnum": "smartcharging.models.ChargingProfileKind",
         "DiagnosticsKindEnum": "firmware.models.DiagnosticsKind",
@@ -332,9 +340,6 @@ CSMS_CONNECT_BURST_PER_ADDRESS = env_int("CSMS_CONNECT_BURST_PER_ADDRESS", 200)
 CSMS_CONNECT_RATE_PER_ADDRESS = env_float("CSMS_CONNECT_RATE_PER_ADDRESS", 0)
 # Station Calls committed together at most (group commit, docs/adr/0090-station-path-throughput.md).
 CSMS_WRITE_GROUP_MAX = env_int("CSMS_WRITE_GROUP_MAX", 64)
-# Security profile 3 behind a TLS terminator: the header carrying the verified client certificate's
-# subject common name.
-CSMS_CLIENT_CERT_HEADER = os.environ.get("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert-CN")
 
 # --- App settings: every app reads its own here, through django.conf.settings, at the moment of use
 # (so that a test's settings override applies). Nothing else reads the environment.
@@ -390,6 +395,58 @@ CSMS_CERT_VALIDITY_DAYS = env_int("CSMS_CERT_VALIDITY_DAYS", 365)
 CSMS_CA_RSA_PADDING = env_str("CSMS_CA_RSA_PADDING", "pss").lower()
 # The organisation (O) every station's CSR must carry, besides the station's own CpoName.
 CSMS_CPO_NAME = env_str("CSMS_CPO_NAME")
+# The embedded CA `manage.py ensure_ca` makes when no CA is configured (docs/adr/0120-embedded-ca.md):
+# its directory (outside the database; .csms-ca/ is ignored by git), whether accepted CSRs are signed
+# at once (0: they wait for an operator), the names its server certificates carry, and how long
+# before expiry a certificate is renewed (docs/adr/0123-certificate-expiry-watch.md).
+CSMS_EMBEDDED_CA_DIR = Path(env_str("CSMS_EMBEDDED_CA_DIR") or BASE_DIR / ".csms-ca")
+CSMS_CERT_AUTO_SIGN = env_bool("CSMS_CERT_AUTO_SIGN", True)
+CSMS_TLS_HOSTNAMES = env_list("CSMS_TLS_HOSTNAMES") or ["localhost", "127.0.0.1"]
+CSMS_CERT_RENEW_DAYS = env_int("CSMS_CERT_RENEW_DAYS", 30)
+# The CSMS's own certificates whose expiry is watched (the terminator's); empty: the embedded ones.
+CSMS_SERVER_CERT_FILES = env_list("CSMS_SERVER_CERT_FILES")
+
+# --- Security: TLS terminator, proxies, admin login (docs/adr/0121-tls-terminator.md, 0122) ----------
+# The node sits behind a TLS terminator (nginx, deploy/nginx/): secure cookies, HSTS, HTTPS redirect.
+CSMS_HTTPS = env_bool("CSMS_HTTPS")
+if CSMS_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # A plain request that reached a node directly is sent to the public (TLS) address.
+    SECURE_SSL_HOST = urlsplit(CSMS_PUBLIC_URL).netloc if CSMS_PUBLIC_URL.startswith("https://") else None
+    # Stations on profiles 0 and 1 speak plain HTTP to fetch firmware and upload diagnostics, and load
+    # balancers probe health over HTTP: those paths are not redirected.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^firmware/download/", r"^diagnostics/upload/"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("CSMS_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CSMS_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("CSMS_HSTS_PRELOAD", True)
+# Admin and API forms posted from the public URL and the allowed hosts (https only behind TLS).
+_origin_schemes = ("https",) if CSMS_HTTPS else ("http", "https")
+CSRF_TRUSTED_ORIGINS = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in _origin_schemes]
+if CSMS_PUBLIC_URL:
+    _public = urlsplit(CSMS_PUBLIC_URL)
+    CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
+# Staff must confirm their admin login with a TOTP code (django-otp): on by default behind TLS.
+CSMS_ADMIN_OTP = env_bool("CSMS_ADMIN_OTP", CSMS_HTTPS)
+# Admin login guessing (django-axes): after so many failures for one user from one address, that
+# pair is locked out for the cool-off time (an admin unlocks it: Axes > Access attempts, delete).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("CSMS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CSMS_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Addresses (or networks) of the terminators: only their X-Forwarded-For/-Proto and client certificate
+# header count (csms/proxies.py); from anyone else those headers are dropped.
+CSMS_TRUSTED_PROXIES = env_list("CSMS_TRUSTED_PROXIES")
+# Security profile 3: the header in which the terminator passes the client certificate it verified
+# (PEM, URL-encoded: nginx's $ssl_client_escaped_cert).
+CSMS_CLIENT_CERT_HEADER = env_str("CSMS_CLIENT_CERT_HEADER", "X-Client-Cert")
+# Failed station authentications per remote address: a burst, then so many a minute; beyond, HTTP
+# 429 before any database work (0: no limit).
+CSMS_AUTH_FAILURE_BURST = env_int("CSMS_AUTH_FAILURE_BURST", 10)
+CSMS_AUTH_FAILURE_RATE = env_float("CSMS_AUTH_FAILURE_RATE", 6)
+CSMS_FAILED_AUTH_RETENTION_DAYS = env_int("CSMS_FAILED_AUTH_RETENTION_DAYS", 90)
 
 # plain (default) or json: one structured line per event (csms/logs.py); secrets are scrubbed either way.
 CSMS_LOG_FORMAT = os.environ.get("CSMS_LOG_FORMAT", "plain").strip().lower()

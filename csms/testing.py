@@ -59,6 +59,8 @@ class Node:
             "CSMS_NODE_NAME": self.name,
             "CSMS_CALL_TIMEOUT": "4",
             "CSMS_CELERY_EAGER": "1",
+            # Every test's refused handshakes come from 127.0.0.1: a test of the limit sets its own.
+            "CSMS_AUTH_FAILURE_BURST": "1000",
             "CSMS_LOG_LEVEL": os.environ.get("CSMS_TEST_NODE_LOG_LEVEL", "WARNING"),
             **(env or {}),
         }
@@ -83,7 +85,7 @@ class Node:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node exited: {self.log_path.read_text()[-3000:]}")
             try:
-                requests.get(f"{self.http}/api/schema/", timeout=1)
+                requests.get(f"{self.http}/api/schema/", timeout=1, allow_redirects=False)  # CSMS_HTTPS redirects
                 return self
             except requests.RequestException:  # not listening yet, or its first (cold) schema took > 1 s
                 time.sleep(0.1)
@@ -101,6 +103,17 @@ class Node:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def grant_send_calls(user):
+    """Give a user the one permission to send Calls (csms.ocpp.permissions); returns it afresh."""
+    from django.contrib.auth.models import Permission
+
+    from csms.ocpp.permissions import SEND_CALLS
+
+    app_label, codename = SEND_CALLS.split(".")
+    user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)  # no cached permissions
 
 
 class Api:
@@ -265,12 +278,13 @@ class SimulatedStation(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connect_station(node: Node, station_id: str, *, subprotocols=("ocpp1.6",), boot: bool = False,
-                          headers: dict | None = None):
-    """Connect a SimulatedStation to `node`; it answers CSMS Calls until the block ends."""
-    url = f"{node.ws}/ocpp/{quote(station_id, safe='')}"
+async def connect_station(node: Node | None, station_id: str, *, subprotocols=("ocpp1.6",), boot: bool = False,
+                          headers: dict | None = None, base_url: str | None = None, **connect_options):
+    """Connect a SimulatedStation to `node` (or to `base_url`, e.g. a TLS terminator's wss:// with
+    `ssl=` among the options); it answers CSMS Calls until the block ends."""
+    url = f"{base_url or node.ws}/ocpp/{quote(station_id, safe='')}"
     async with websockets.connect(url, subprotocols=list(subprotocols), additional_headers=headers or {},
-                                  open_timeout=10) as connection:
+                                  open_timeout=10, **connect_options) as connection:
         station = SimulatedStation(station_id, connection)
         task = asyncio.create_task(station.start())
         try:

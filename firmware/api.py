@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait, wait_for_call
 from stations.selectors import station_for, stations_visible_to
 
@@ -135,6 +136,8 @@ class FirmwareUpdateFilter(filters.FilterSet):
 
 class FirmwareUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                             viewsets.GenericViewSet):
+    permission_classes = SENDING_VIEW_PERMISSIONS
+    call_actions = {"create", "retry"}  # the others send nothing
     queryset = FirmwareUpdate.objects.none()
     serializer_class = FirmwareUpdateSerializer
     filterset_class = FirmwareUpdateFilter
@@ -238,6 +241,7 @@ class DiagnosticsCreateSerializer(serializers.Serializer):
 
 
 class StationDiagnosticsView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(responses=DiagnosticsSerializer(many=True))
     def get(self, request, station_id: str):
         """This station's latest diagnostics/log requests (all of them: /api/v1/diagnostics/?station=)."""

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms.api.calls import CallSerializer, command_response
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait, poll_until
 from stations.selectors import station_for
 from transactions.selectors import id_tags_visible_to
@@ -111,6 +112,7 @@ class StationLocalListView(APIView):
 
 
 class StationLocalListSyncView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=None, responses={202: LocalListSerializer, 200: LocalListSerializer}, parameters=[WAIT_PARAMETER])
     def post(self, request, station_id: str):
         """Bring the station's list up to date (Differential when possible, Full otherwise): 202."""
@@ -123,6 +125,7 @@ class StationLocalListSyncView(APIView):
 
 
 class StationLocalListReconcileView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=None, responses={202: CallSerializer, 200: CallSerializer},
                    parameters=[OpenApiParameter("wait", float, description="seconds to wait for the answer (max 30)")])
     def post(self, request, station_id: str):

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait, wait_for_call
 from stations.models import Connector
 from stations.selectors import stations_visible_to
@@ -67,6 +68,8 @@ class ReservationFilter(filters.FilterSet):
 
 
 class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = SENDING_VIEW_PERMISSIONS
+    call_actions = {"create", "cancel"}  # the others send nothing
     queryset = Reservation.objects.none()  # for the schema; requests use get_queryset
     serializer_class = ReservationSerializer
     filterset_class = ReservationFilter

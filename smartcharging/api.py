@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from partners.selectors import is_staff, partner_of
 from csms.api.calls import CallSerializer, command_response
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from stations.selectors import station_for
 
 from . import selectors
@@ -157,6 +158,7 @@ def _library_profile(request, profile_id: int) -> ChargingProfile:
 
 
 class StationChargingProfilesView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(responses=InstalledProfileSerializer(many=True))
     def get(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -176,6 +178,7 @@ class StationChargingProfilesView(APIView):
 
 
 class StationChargingProfilesClearView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=ClearRequestSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -189,6 +192,7 @@ class StationChargingProfilesClearView(APIView):
 
 
 class StationRemoteStartView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(request=RemoteStartRequestSerializer, responses={202: CallSerializer, 200: CallSerializer})
     def post(self, request, station_id: str):
         station = station_for(request.user, station_id)
@@ -233,6 +237,7 @@ COMPOSITE_RESPONSE = inline_serializer("CompositeSchedule", {
 
 
 class StationCompositeScheduleView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(
         parameters=[
             OpenApiParameter("connector_id", int, description="0 (default): the station's ChargePointMaxProfile cap"),

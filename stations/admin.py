@@ -40,6 +40,7 @@ from . import services
 from .admin_actions import ACCEPT_REGISTRATION, REJECT_REGISTRATION, STATION_CALL_ACTIONS
 from .forms import ChargeStationAdminForm
 from .models import (
+    FailedAuthentication,
     ChargeStation,
     ConfigurationKey,
     Connector,
@@ -124,7 +125,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     ]
     identity_fieldsets = [
         (None, {"fields": ["id", "description", "partner", "registration_status", "reset_required"]}),
-        ("Security", {"fields": ["security_profile", "password", "clear_password", "password_set"]}),
+        ("Security", {"fields": ["security_profile", "password", "generate_password", "clear_password",
+                                 "password_set"]}),
     ]
     state_fieldsets = [
         ("Connection", {"fields": ["online", "node", "connected_at", "disconnected_at", "last_seen",
@@ -196,6 +198,10 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
         values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
                   "registration_status": obj.registration_status, "password": form.password_change()}
+        if form.generated_password:
+            self.message_user(request, format_html(
+                "The password generated for {} is <code>{}</code>: set it as the station's AuthorizationKey now; it is "
+                "stored only as a hash and shown this once.", obj.pk, form.generated_password), messages.WARNING)
         if not change:
             services.station_create(charge_box_id=obj.pk, **values)
             obj._state.adding = False
@@ -296,11 +302,20 @@ class DataTransferRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(StationColumnMixin, ReadOnlyAdmin):
-    list_display = ["timestamp", "station_id_link", "type", "tech_info", "received_at"]
+    list_display = ["timestamp", "station_id_link", "type", "critical", "tech_info", "received_at"]
     list_display_links = ["timestamp"]
-    list_filter = [StationFilter, "type"]
+    list_filter = [StationFilter, "critical", "type"]
     search_fields = ["type", "=station__id"]
     date_hierarchy = "timestamp"
+
+
+@admin.register(FailedAuthentication)
+class FailedAuthenticationAdmin(StationColumnMixin, ReadOnlyAdmin):
+    list_display = ["occurred_at", "station_id_link", "remote_address", "security_profile", "reason"]
+    list_display_links = ["occurred_at"]
+    list_filter = [StationFilter, "security_profile"]
+    search_fields = ["=station__id", "remote_address", "reason"]
+    date_hierarchy = "occurred_at"
 
 
 @admin.register(Node)

@@ -10,17 +10,26 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms.api.calls import CallSerializer, respond_with_call
+from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait
 from csms.errors import Forbidden
 from csms.ocpp import calls
 from csms.ocpp.models import Call
+from csms.ocpp.permissions import require_send_calls
 from partners.selectors import is_staff, partner_of
 from tariffs.models import Tariff
 from tariffs.selectors import station_tariff_id
 from tariffs.services import tariff_assign
 
 from . import services
-from .models import ChargeStation, ConfigurationKey, Connector, RegistrationStatus, SecurityEvent
+from .models import (
+    ChargeStation,
+    ConfigurationKey,
+    Connector,
+    FailedAuthentication,
+    RegistrationStatus,
+    SecurityEvent,
+)
 from .selectors import station_for, stations_visible_to
 
 
@@ -48,7 +57,10 @@ class StationSerializer(serializers.ModelSerializer):
     tariff = StationTariffField(queryset=Tariff.objects.all(), allow_null=True, required=False,
                                 help_text="Tariff id for this station's sessions (staff); null: the partner's or "
                                           "the default tariff.")
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=64,
+        help_text=f"{services.PASSWORD_RULE} \"{services.GENERATE_PASSWORD}\": the CSMS generates a strong one and "
+                  "answers it once, in this field of the response. Empty removes it (profiles 0 and 3).")
     partner = serializers.SlugRelatedField(slug_field="name", read_only=True)
     connectors = ConnectorSerializer(many=True, read_only=True)
     registration_status = serializers.ChoiceField(choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
@@ -84,23 +96,42 @@ class StationSerializer(serializers.ModelSerializer):
     @transaction.atomic
     def create(self, validated_data):
         tariff = validated_data.pop("tariff", None)
+        generated = self._generate_password(validated_data)
         station = services.station_create(charge_box_id=validated_data.pop("id"),
                                           partner=partner_of(self.context["request"].user), **validated_data)
         if tariff is not None:
             tariff_assign(tariff=tariff, station_id=station.pk)
+        station.generated_password = generated
         return station
 
     @transaction.atomic
     def update(self, instance, validated_data):
         validated_data.pop("id", None)
         request = self.context["request"]
+        if services.station_update_sends_call(station=instance, registration_status=validated_data.get("registration_status")):
+            require_send_calls(request.user, instance)
         choose_tariff = "tariff" in validated_data
         tariff = validated_data.pop("tariff", None)
+        generated = self._generate_password(validated_data)
         station = services.station_update(station=instance, **validated_data, requested_by=request.user,
                                           source="api").station
         if choose_tariff:
             tariff_assign(tariff=tariff, station_id=station.pk)
+        station.generated_password = generated
         return station
+
+    @staticmethod
+    def _generate_password(validated_data: dict) -> str | None:
+        if validated_data.get("password") != services.GENERATE_PASSWORD:
+            return None
+        validated_data["password"] = services.station_password_generate()
+        return validated_data["password"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if getattr(instance, "generated_password", None):
+            data["password"] = instance.generated_password  # shown this once; only its hash is stored
+        return data
 
 
 class StationFilter(filters.FilterSet):
@@ -140,15 +171,41 @@ class StationConfigurationView(APIView):
 class SecurityEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SecurityEvent
-        fields = ["id", "type", "timestamp", "tech_info", "received_at"]
+        fields = ["id", "type", "timestamp", "tech_info", "critical", "received_at"]
+
+
+class SecurityEventQuerySerializer(serializers.Serializer):
+    critical = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class StationSecurityEventsView(APIView):
-    @extend_schema(responses=SecurityEventSerializer(many=True))
+    @extend_schema(responses=SecurityEventSerializer(many=True), parameters=[
+        OpenApiParameter("critical", bool, description="only critical (true) or non-critical (false) events")])
     def get(self, request, station_id: str):
+        """The station's latest 1000 security events, newest first."""
         station = station_for(request.user, station_id)
-        events = SecurityEvent.objects.filter(station=station).order_by("-timestamp", "-id")[:1000]
+        query = SecurityEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = SecurityEvent.objects.filter(station=station)
+        if query.validated_data["critical"] is not None:
+            events = events.filter(critical=query.validated_data["critical"])
+        events = events.order_by("-timestamp", "-id")[:1000]
         return Response(SecurityEventSerializer(events, many=True).data)
+
+
+class FailedAuthenticationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FailedAuthentication
+        fields = ["id", "occurred_at", "remote_address", "security_profile", "reason"]
+
+
+class StationFailedAuthenticationsView(APIView):
+    @extend_schema(responses=FailedAuthenticationSerializer(many=True))
+    def get(self, request, station_id: str):
+        """Handshakes refused for bad credentials (HTTP 401), newest first (at most 1000)."""
+        station = station_for(request.user, station_id)
+        rows = FailedAuthentication.objects.filter(station=station).order_by("-occurred_at", "-id")[:1000]
+        return Response(FailedAuthenticationSerializer(rows, many=True).data)
 
 
 # --- Calls ------------------------------------------------------------------------------------------
@@ -176,6 +233,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
 
 class StationCallsView(APIView):
+    permission_classes = SENDING_VIEW_PERMISSIONS
     @extend_schema(
         request=CallRequestSerializer,
         responses={202: CallSerializer, 200: CallSerializer},

@@ -13,6 +13,8 @@ station_urls = [
     path("calls/", api.StationCallsView.as_view(), name="station-calls"),
     path("configuration/", api.StationConfigurationView.as_view(), name="station-configuration"),
     path("security-events/", api.StationSecurityEventsView.as_view(), name="station-security-events"),
+    path("failed-authentications/", api.StationFailedAuthenticationsView.as_view(),
+         name="station-failed-authentications"),
 ]
 
 urlpatterns = [

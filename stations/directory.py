@@ -7,15 +7,18 @@ from django.utils import timezone
 from csms.ocpp.directory import Admission
 
 from . import services
-from .models import ChargeStation, SecurityEvent
+from .models import ChargeStation
 
 
 class Stations:
     """Registered with the runtime in StationsConfig.ready()."""
 
-    def admit(self, *, charge_box_id: str, authorization: str | None, client_cert_cn: str | None) -> Admission:
+    def admit(self, *, charge_box_id: str, authorization: str | None, client_certificate: str | None,
+              client_certificate_verdict: str | None, tls: bool, remote_address: str) -> Admission:
         return services.station_admit(charge_box_id=charge_box_id, authorization=authorization,
-                                      client_cert_cn=client_cert_cn)
+                                      client_certificate=client_certificate,
+                                      client_certificate_verdict=client_certificate_verdict, tls=tls,
+                                      remote_address=remote_address)
 
     def connected(self, *, station_id: str, channel_name: str, node: str, subprotocol: str,
                   remote_address: str) -> str | None:
@@ -52,5 +55,5 @@ class Stations:
         return services.node_stop(name=name)
 
     def security_event(self, *, station_id: str, type: str, tech_info: str) -> None:
-        SecurityEvent.objects.create(station_id=station_id, type=type, timestamp=timezone.now(),
-                                     tech_info=tech_info[:255])
+        services.security_event_record(station_id=station_id, event_type=type, timestamp=timezone.now(),
+                                       tech_info=tech_info)

@@ -33,8 +33,12 @@ class ChargeStationAdminForm(forms.ModelForm):
         max_length=64,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The password the station presents (security profiles 1 and 2). Stored only as a salted "
-        "hash; leave empty to keep the current one. The Security Whitepaper asks for 16 to 40 random characters.",
+        help_text=f"The password the station presents (security profiles 1 and 2). {services.PASSWORD_RULE} Stored "
+        "only as a salted hash; leave empty to keep the current one.",
+    )
+    generate_password = forms.BooleanField(
+        label="Generate a strong password", required=False,
+        help_text="The CSMS makes one (40 random hexadecimal digits) and shows it once, after saving.",
     )
     clear_password = forms.BooleanField(
         label="Remove the password", required=False, help_text="Only for stations on security profile 0 or 3."
@@ -52,8 +56,10 @@ class ChargeStationAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("password") and cleaned.get("clear_password"):
-            raise forms.ValidationError("Either set a new password or remove it, not both.")
+        if sum(bool(cleaned.get(name)) for name in ("password", "clear_password", "generate_password")) > 1:
+            raise forms.ValidationError("Either set a new password, generate one or remove it: one of them.")
+        if cleaned.get("generate_password"):
+            self.generated_password = services.station_password_generate()
         # Until _post_clean copies the form onto it, the instance is the station as stored.
         try:
             services.station_validate(station=self.instance,
@@ -63,11 +69,13 @@ class ChargeStationAdminForm(forms.ModelForm):
             self.add_error(exc.details.get("field"), exc.message)
         return cleaned
 
+    generated_password: str | None = None
+
     def password_change(self) -> str | None:
         """As station_update takes it: None keeps the password, "" removes it."""
         if self.cleaned_data.get("clear_password"):
             return ""
-        return self.cleaned_data.get("password") or None
+        return self.generated_password or self.cleaned_data.get("password") or None
 
 
 # --- Parameters of the Calls an operator sends ----------------------------------------------------

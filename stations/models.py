@@ -181,11 +181,22 @@ class DataTransferRecord(models.Model):
         return f"DataTransfer {self.vendor_id} {self.message_id or ''} ({self.direction}, {self.station_id})"
 
 
+# The events the Security Whitepaper (edition 3, section 8) marks critical. Any other type, the
+# whitepaper's non-critical ones and vendors' own, is not critical.
+CRITICAL_SECURITY_EVENTS = frozenset({
+    "FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot", "SecurityLogWasCleared",
+    "MemoryExhaustion", "TamperDetectionActivated",
+})
+
+
 class SecurityEvent(models.Model):
+    """A SecurityEventNotification, or something the CSMS itself saw a station do (OversizedMessage)."""
+
     station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="security_events")
     type = models.CharField(max_length=50)
     timestamp = models.DateTimeField()
     tech_info = models.CharField(max_length=255, blank=True)
+    critical = models.BooleanField(default=False, help_text="Critical in the Security Whitepaper's table of events.")
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -193,6 +204,25 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on {self.station_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class FailedAuthentication(models.Model):
+    """A handshake refused for bad credentials (HTTP 401): what was wrong and from where, never the
+    password. Each remote address may fail only so often (CSMS_AUTH_FAILURE_*) before it is refused
+    without being looked at."""
+
+    station = models.ForeignKey(ChargeStation, on_delete=models.CASCADE, related_name="failed_authentications")
+    remote_address = models.CharField(max_length=100, blank=True)
+    security_profile = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["station", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} from {self.remote_address or '?'}: {self.reason}"
 
 
 class Node(models.Model):

@@ -11,6 +11,7 @@ from csms.ocpp.calls import call_check
 from .configuration import INT32_MAX, KEY_MAX_LENGTH, VALUE_MAX_LENGTH, standard_key, value_problem
 from .models import ConfigurationKey
 from .selectors import station_config_int, station_connector_ids
+from .services import station_password_check
 
 
 def connectors_described(connectors: list[int]) -> str:
@@ -45,6 +46,10 @@ def configuration_change_validate(*, station_id: str, key: str, value: str) -> N
         raise Invalid(f"a configuration key has 1 to {KEY_MAX_LENGTH} characters", details={"field": "key"})
     if len(value) > VALUE_MAX_LENGTH:
         raise Invalid(f"a configuration value has at most {VALUE_MAX_LENGTH} characters", details={"field": "value"})
+    if key == "AuthorizationKey":
+        # A password the station must refuse (Security Whitepaper A01/A05) would only be rejected.
+        station_password_check(value)
+        return
     reported = ConfigurationKey.objects.filter(station_id=station_id, key=key, known=True).first()
     if reported is not None and reported.readonly:
         raise Invalid(f"{key} is read-only on station {station_id} (as last read)", details={"field": "key"})

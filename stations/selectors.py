@@ -13,6 +13,11 @@ def stations_visible_to(user):
     return visible_to(user, ChargeStation.objects.all())
 
 
+def station_accessible(user, station_id: str) -> bool:
+    """Whether `user` may act on this station (csms.ocpp.permissions asks it for users who are not staff)."""
+    return stations_visible_to(user).filter(pk=station_id).exists()
+
+
 def station_for(user, station_id: str) -> ChargeStation:
     """The station `user` may see by that chargeBoxId (NotFound otherwise, as if it did not exist)."""
     station = stations_visible_to(user).filter(pk=station_id).first()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import secrets
+import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -34,10 +36,12 @@ from .hooks import (
     station_disconnected,
 )
 from .models import (
+    CRITICAL_SECURITY_EVENTS,
     ChargeStation,
     Connector,
     ConnectorStatus,
     DataTransferRecord,
+    FailedAuthentication,
     Node,
     RegistrationStatus,
     SecurityEvent,
@@ -71,8 +75,11 @@ def charge_box_id_valid(value: str) -> bool:
     )
 
 
-def station_admit(*, charge_box_id: str, authorization: str | None = None, client_cert_cn: str | None = None) -> Admission:
-    """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles)."""
+def station_admit(*, charge_box_id: str, authorization: str | None = None, client_certificate: str | None = None,
+                  client_certificate_verdict: str | None = None, tls: bool = False,
+                  remote_address: str = "") -> Admission:
+    """Decide at the handshake whether this chargeBoxId may connect (OCPP-J 3.2, Security profiles);
+    a refusal for bad credentials is recorded (FailedAuthentication), never the password itself."""
     if not charge_box_id_valid(charge_box_id):
         # Could never be stored (too long, control characters): unknown, and no query may choke on it.
         return Admission(refuse_status=404, reason="invalid chargeBoxId")
@@ -84,15 +91,50 @@ def station_admit(*, charge_box_id: str, authorization: str | None = None, clien
             pk=charge_box_id, defaults={"registration_status": RegistrationStatus.PENDING}
         )
         logger.info("auto-registered station %s (Pending)", charge_box_id)
-    if station.security_profile in (1, 2):
-        credentials = _basic_credentials(authorization)
-        if credentials is None or credentials[0] != charge_box_id or not station.check_password(credentials[1]):
-            return Admission(refuse_status=401, reason="bad or missing Basic credentials")
-    elif station.security_profile == 3:
-        if not client_cert_cn or client_cert_cn != charge_box_id:
-            return Admission(refuse_status=401, reason="no client certificate for this chargeBoxId")
+    problem = _credentials_problem(station, authorization=authorization, client_certificate=client_certificate,
+                                   client_certificate_verdict=client_certificate_verdict, tls=tls)
+    if problem:
+        FailedAuthentication.objects.create(station=station, remote_address=remote_address[:100],
+                                            security_profile=station.security_profile, reason=problem[:500])
+        return Admission(refuse_status=401, reason=problem)
     return Admission(station_id=station.pk, registration_status=station.registration_status,
                      security_profile=station.security_profile)
+
+
+def failed_authentications_prune() -> int:
+    """Forget failed authentications older than CSMS_FAILED_AUTH_RETENTION_DAYS."""
+    cutoff = timezone.now() - timedelta(days=settings.CSMS_FAILED_AUTH_RETENTION_DAYS)
+    return FailedAuthentication.objects.filter(occurred_at__lt=cutoff).delete()[0]
+
+
+def _credentials_problem(station: ChargeStation, *, authorization: str | None, client_certificate: str | None,
+                         client_certificate_verdict: str | None, tls: bool) -> str | None:
+    """Why these credentials do not admit the station under its security profile (None: they do).
+    A station arriving under a weaker profile than its own is refused: no TLS for profiles 2 and 3,
+    no client certificate for profile 3."""
+    profile = station.security_profile
+    if profile >= 2 and not tls:
+        return f"security profile {profile} needs TLS; the connection came without it"
+    if profile in PASSWORD_PROFILES:
+        credentials = _basic_credentials(authorization)
+        if credentials is None:
+            return "no HTTP Basic credentials"
+        if credentials[0] != station.pk:
+            return "the Basic username is not the chargeBoxId"
+        if not station.check_password(credentials[1]):
+            return "wrong password"
+    elif profile == 3:
+        if not client_certificate:
+            verdict = client_certificate_verdict or ""
+            refused = f" (the TLS terminator's verification: {verdict})" if verdict.startswith("FAILED") else ""
+            return f"no verified TLS client certificate{refused}"
+        # Imported here: the certificates app builds on this one's models.
+        from certificates.trust import client_certificate_problems
+
+        problems = client_certificate_problems(certificate_pem=client_certificate, station_id=station.pk)
+        if problems:
+            return "; ".join(problems)
+    return None
 
 
 def station_connect(*, station_id: str, channel_name: str, node: str, subprotocol: str, remote_address: str) -> str | None:
@@ -250,6 +292,26 @@ CHARGE_BOX_ID_RULE = ("A chargeBoxId must be non-empty, at most 128 characters, 
                       "characters.")
 # Security profiles whose stations authenticate with a Basic-auth password.
 PASSWORD_PROFILES = (1, 2)
+# The Basic-auth password (the station's AuthorizationKey): at least 16 and at most 40 characters
+# (Security Whitepaper 7.2: at least 16 bytes, up to 40 hexadecimal digits), made of the characters
+# OCPP allows in a password (passwordString: letters, digits and * - _ = : + | @ .).
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 16, 40
+PASSWORD_CHARACTERS = frozenset(string.ascii_letters + string.digits + "*-_=:+|@.")
+PASSWORD_RULE = (f"A station password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters: letters, "
+                 "digits and * - _ = : + | @ .")
+# What the API takes as `password` to have one generated (and shown once).
+GENERATE_PASSWORD = "generate"
+
+
+def station_password_check(password: str) -> None:
+    """Invalid (field `password`) unless the password follows PASSWORD_RULE."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH or not set(password) <= PASSWORD_CHARACTERS:
+        raise Invalid(PASSWORD_RULE, details={"field": "password"})
+
+
+def station_password_generate() -> str:
+    """A strong password as the whitepaper advises: 20 random bytes as 40 hexadecimal digits."""
+    return secrets.token_hex(PASSWORD_MAX_LENGTH // 2)
 
 
 class _Keep:
@@ -273,6 +335,8 @@ def station_validate(*, station: ChargeStation | None, security_profile: int, pa
     `station` is the stored station being changed (None: a new one); `password` None keeps its
     password, "" removes it.
     """
+    if password:
+        station_password_check(password)
     has_password = bool(password) if password is not None else bool(station is not None and station.password_hash)
     if security_profile in PASSWORD_PROFILES and not has_password:
         raise Invalid("Security profiles 1 and 2 need a password.", details={"field": "password"})
@@ -304,6 +368,12 @@ def station_create(
     station.set_password(password)
     station.save(force_insert=True)
     return station
+
+
+def station_update_sends_call(*, station: ChargeStation, registration_status: str | None) -> bool:
+    """Whether this change may send the station a Call (accepting one not accepted yet asks it to
+    boot again): the edge then asks whether its user may send Calls."""
+    return registration_status == RegistrationStatus.ACCEPTED and station.registration_status != RegistrationStatus.ACCEPTED
 
 
 @transaction.atomic
@@ -537,6 +607,10 @@ def data_transfer_record(
 
 
 def security_event_record(*, station_id: str, event_type: str, timestamp: datetime, tech_info: str = "") -> SecurityEvent:
-    event = SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp, tech_info=tech_info)
-    security_event_recorded.emit(SecurityEventRecorded(station_id, event.pk, event_type, timestamp, tech_info))
+    """Store a security event, critical when the whitepaper's table says so (the alerts app raises an
+    alert for those through the hook)."""
+    event = SecurityEvent.objects.create(station_id=station_id, type=event_type, timestamp=timestamp,
+                                         tech_info=tech_info[:255], critical=event_type in CRITICAL_SECURITY_EVENTS)
+    security_event_recorded.emit(SecurityEventRecorded(station_id, event.pk, event_type, timestamp, event.tech_info,
+                                                       event.critical))
     return event

@@ -9,3 +9,8 @@ from . import services
 def mark_orphaned_stations_offline() -> int:
     """A backstop for when no node is alive to do it (every node releases dead nodes' stations)."""
     return len(services.stations_of_dead_nodes_mark_offline())
+
+
+@shared_task
+def prune_failed_authentications() -> int:
+    return services.failed_authentications_prune()

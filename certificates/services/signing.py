@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -46,21 +47,26 @@ def certificate_request_receive(*, station_id: str, csr: str) -> CertificateRequ
     request.received_at = now
     problems = _inspect_into(request, csr)
     has_signer = _signer_available()
+    auto_sign = has_signer and settings.CSMS_CERT_AUTO_SIGN
     if problems:
         request.status = RequestStatus.REJECTED
         request.detail = "; ".join(problems)
         logger.warning("CSR from %s rejected: %s", station_id, request.detail)
     else:
         request.status = RequestStatus.PENDING
-        request.detail = ("accepted; being signed by the CA" if has_signer else
-                          "accepted; no CA is configured: an operator must upload the signed certificate chain")
+        if auto_sign:
+            request.detail = "accepted; being signed by the CA"
+        elif has_signer:
+            request.detail = "accepted; automatic signing is off (CSMS_CERT_AUTO_SIGN=0): an operator signs it"
+        else:
+            request.detail = "accepted; no CA is configured: an operator must upload the signed certificate chain"
     request = _save_linked(request)
     if request.status == RequestStatus.PENDING:
         _supersede_others(request)
-        if has_signer:
+        if auto_sign:
             transaction.on_commit(lambda: _schedule_signing(request.pk), robust=True)
         else:
-            logger.warning("CSR #%s from %s waits for an operator: no CA is configured", request.pk, station_id)
+            logger.warning("CSR #%s from %s waits for an operator: %s", request.pk, station_id, request.detail)
     return request
 
 

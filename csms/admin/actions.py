@@ -32,7 +32,7 @@ from django.utils.html import format_html, format_html_join
 from csms.errors import DomainError
 from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
-from csms.ocpp.permissions import may_send_calls
+from csms.ocpp.permissions import SEND_CALLS_REFUSED, may_send_calls
 
 from .forms import CallForm, ConfirmForm
 from .presentation import call_link
@@ -143,6 +143,9 @@ def calls_send(*, ocpp_action: str, targets: Iterable[Target | Refusal], request
     for target in targets:
         if isinstance(target, Refusal):
             outcome.refused.append(target)
+            continue
+        if requested_by is not None and not may_send_calls(requested_by, target.station_id):
+            outcome.refused.append(Refusal(target.label, SEND_CALLS_REFUSED))
             continue
         call = outcome.attempt(target.label, lambda target=target: call_enqueue(
             station=target.station_id, action=ocpp_action, payload=target.payload, requested_by=requested_by,

@@ -29,6 +29,7 @@ from django.conf import settings
 
 from csms import metrics
 from csms.db import run_db
+from csms.proxies import over_tls
 
 from . import calls, directory, framing
 from .errors import ErrorCode, OCPPError
@@ -42,11 +43,14 @@ from .writer import db_outage, get_writer, is_outage
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+# Seconds a handshake waits for its admission (inside Daphne's 30 s handshake timeout, csms/node.py).
+ADMISSION_WAIT = 20
 # RFC 6455 close codes.
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG = 1000, 1001, 1009
 
 _identity_limit: RateLimit | None = None
 _address_limit: RateLimit | None = None
+_failure_limit: RateLimit | None = None
 
 
 def connect_limits() -> tuple[RateLimit, RateLimit]:
@@ -57,6 +61,15 @@ def connect_limits() -> tuple[RateLimit, RateLimit]:
         _address_limit = RateLimit(burst=settings.CSMS_CONNECT_BURST_PER_ADDRESS,
                                    per_minute=settings.CSMS_CONNECT_RATE_PER_ADDRESS)
     return _identity_limit, _address_limit
+
+
+def failure_limit() -> RateLimit:
+    """Failed authentications per remote address: once spent, that address is refused (429) before
+    any database work, so guessing passwords or certificates costs the node nothing."""
+    global _failure_limit
+    if _failure_limit is None:
+        _failure_limit = RateLimit(burst=settings.CSMS_AUTH_FAILURE_BURST, per_minute=settings.CSMS_AUTH_FAILURE_RATE)
+    return _failure_limit
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -129,26 +142,64 @@ class OCPPConsumer(AsyncConsumer):
                 await deny_handshake(self.base_send, self.scope, 429, "too many connection attempts",
                                      [(b"retry-after", str(limit.retry_after(key)).encode())])
                 return False
+        failures = failure_limit()
+        if failures.blocked(client[0]):
+            logger.info("refused %s from %s: too many failed authentications", self.station_id, client[0])
+            await deny_handshake(self.base_send, self.scope, 429, "too many failed authentication attempts",
+                                 [(b"retry-after", str(failures.retry_after(client[0])).encode())])
+            return False
+        # csms/proxies.py has removed the client certificate header unless a trusted terminator set it.
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
+        subprotocol = choose_subprotocol(self.scope.get("subprotocols", []))
+        self.connection_id = uuid.uuid4().hex[:16]
+        self.busy = 0
+        self.outbound: collections.deque[int] = collections.deque()
+        self.outbound_task: asyncio.Task | None = None
+        self.awaiting: tuple[str, asyncio.Future] | None = None
+        self.current_call: int | None = None
+        await mailbox.ensure_started()
+        admit = partial(
+            directory.get().admit,
+            charge_box_id=self.station_id,
+            authorization=headers.get("authorization"),
+            client_certificate=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
+            client_certificate_verdict=headers.get(f"{settings.CSMS_CLIENT_CERT_HEADER.lower()}-verify"),
+            tls=over_tls(self.scope),
+            remote_address=client[0],
+        )
+        connect = partial(directory.get().connected, station_id=self.station_id,
+                          channel_name=mailbox.address(self.connection_id), node=settings.CSMS_NODE_NAME,
+                          subprotocol=subprotocol, remote_address=f"{client[0]}:{client[1]}")
+
+        def admit_and_connect():
+            admission = admit()
+            if admission.refuse_status or subprotocol is None:
+                return admission, None
+            return admission, connect()
+
+        if subprotocol is not None:
+            # Registered before the database says so: the node's report must never miss a socket it holds.
+            self.address = mailbox.register(self)
         try:
-            admission = await run_db(
-                directory.get().admit,
-                charge_box_id=self.station_id,
-                authorization=headers.get("authorization"),
-                client_cert_cn=headers.get(settings.CSMS_CLIENT_CERT_HEADER.lower()),
-            )
+            # With the writer's next group: a reconnect storm's thousands of handshakes go in a few
+            # transactions, and station rows are written by one thread per node (writer.py).
+            admission, previous = await asyncio.wait_for(get_writer().run(self.station_id, admit_and_connect),
+                                                         ADMISSION_WAIT)
         except Exception as exc:
+            self._unregister()
             return await self._refuse_unavailable(exc)
         if admission.refuse_status:
+            self._unregister()
+            if admission.refuse_status == 401:
+                failures.spend(client[0])
             outcome = {404: "refused_unknown", 401: "refused_credentials"}.get(admission.refuse_status,
                                                                               f"refused_{admission.refuse_status}")
             metrics.station_connections.labels(outcome=outcome).inc()
-            logger.info("refused %s: %s", self.station_id, admission.reason,
+            logger.info("refused %s from %s: %s", self.station_id, client[0], admission.reason,
                         extra={"event": "station_refused", "station_id": self.station_id, "reason": outcome,
                                "remote_address": client[0]})
             await deny_handshake(self.base_send, self.scope, admission.refuse_status, admission.reason)
             return False
-        subprotocol = choose_subprotocol(self.scope.get("subprotocols", []))
         if subprotocol is None:
             metrics.station_connections.labels(outcome="refused_subprotocol").inc()
             # OCPP-J 4.1.2: complete the handshake without a subprotocol, then close.
@@ -157,28 +208,6 @@ class OCPPConsumer(AsyncConsumer):
             return False
         self.registration_status = admission.registration_status
         self.security_profile = admission.security_profile
-        self.connection_id = uuid.uuid4().hex[:16]
-        self.busy = 0
-        self.outbound: collections.deque[int] = collections.deque()
-        self.outbound_task: asyncio.Task | None = None
-        self.awaiting: tuple[str, asyncio.Future] | None = None
-        self.current_call: int | None = None
-        await mailbox.ensure_started()
-        # Registered before the database says so: the node's report must never miss a socket it holds.
-        self.address = mailbox.register(self)
-        try:
-            previous = await run_db(
-                directory.get().connected,
-                station_id=self.station_id,
-                channel_name=self.address,
-                node=settings.CSMS_NODE_NAME,
-                subprotocol=subprotocol,
-                remote_address=f"{client[0]}:{client[1]}",
-            )
-        except Exception as exc:
-            mailbox.unregister(self)
-            self.address = ""
-            return await self._refuse_unavailable(exc)
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
         if previous:
             await self._tell(previous, {"type": "station.replaced"})
@@ -187,6 +216,11 @@ class OCPPConsumer(AsyncConsumer):
                     extra={"event": "station_connected", "station_id": self.station_id, "node": settings.CSMS_NODE_NAME,
                            "remote_address": client[0]})
         return True
+
+    def _unregister(self) -> None:
+        if self.address:
+            mailbox.unregister(self)
+            self.address = ""
 
     async def _refuse_unavailable(self, exc: Exception) -> bool:
         metrics.station_connections.labels(outcome="refused_unavailable").inc()

@@ -26,8 +26,12 @@ class Admission:
 
 
 class StationDirectory(Protocol):
-    def admit(self, *, charge_box_id: str, authorization: str | None, client_cert_cn: str | None) -> Admission:
-        """Whether this chargeBoxId may connect with these credentials (OCPP-J 3.2, security profiles)."""
+    def admit(self, *, charge_box_id: str, authorization: str | None, client_certificate: str | None,
+              client_certificate_verdict: str | None, tls: bool, remote_address: str) -> Admission:
+        """Whether this chargeBoxId may connect with these credentials (OCPP-J 3.2, security profiles):
+        the Authorization header, the client certificate a trusted terminator verified (PEM, maybe
+        URL-encoded) and its verdict (e.g. "FAILED:certificate has expired"), whether the connection
+        came over TLS, and from where (failures are recorded)."""
 
     def connected(self, *, station_id: str, channel_name: str, node: str, subprotocol: str,
                   remote_address: str) -> str | None:

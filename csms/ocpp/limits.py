@@ -50,6 +50,19 @@ class RateLimit:
         bucket.tokens -= 1
         return True
 
+    def blocked(self, key: str, now: float | None = None) -> bool:
+        """Whether `key` has no attempt left, without spending one (failures are spent afterwards)."""
+        if not self.enabled or key not in self._buckets:
+            return False
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets[key]
+        return min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate) < 1
+
+    def spend(self, key: str, now: float | None = None) -> None:
+        """Count one attempt against `key` (a failure), whether or not it had any left."""
+        if self.enabled and not self.allow(key, now):
+            self._buckets[key].tokens = 0
+
     def retry_after(self, key: str) -> int:
         """Seconds until `key` may try again (for the Retry-After header)."""
         bucket = self._buckets.get(key)

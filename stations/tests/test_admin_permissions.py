@@ -38,10 +38,11 @@ SENDS_NO_CALL = {
     "alerts.alert": {"acknowledge"},
     "webhooks.webhookendpoint": {"send_ping", "enable", "disable"},
     "webhooks.webhookdelivery": {"redeliver"},
+    "axes.accessattempt": {"cleanup_expired_attempts"},
 }
 # Custom admin URLs (by name) that send no Call.
 URLS_WITHOUT_CALLS = {"firmware_diagnosticsrequest_download", "certificates_certificaterequest_step:cancel",
-                      "auth_user_password_change"}
+                      "auth_user_password_change", "otp_totp_totpdevice_config", "otp_totp_totpdevice_qrcode"}
 # Values of URL parameters that are neither an object id nor an action name.
 STEPS = ["sign", "upload", "deliver", "cancel"]
 

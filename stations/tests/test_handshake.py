@@ -102,9 +102,8 @@ async def test_charge_box_id_with_url_escaped_characters_connects(node, make_sta
 # --- credentials (security profiles 1 to 3) ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", [1, 2])
-async def test_basic_auth_profiles_need_the_right_credentials(node, make_station, profile):
-    station = await db(make_station)(security_profile=profile, password="s3cret-password-0001")
+async def test_basic_auth_profile_1_needs_the_right_credentials(node, make_station):
+    station = await db(make_station)(security_profile=1, password="s3cret-password-0001")
     url = f"{node.ws}/ocpp/{station.id}"
     assert await handshake_status(url) == 401
     assert await handshake_status(url, headers=basic(station.id, "wrong-password")) == 401
@@ -114,19 +113,50 @@ async def test_basic_auth_profiles_need_the_right_credentials(node, make_station
         assert (await cp.boot())["status"] == "Accepted"
 
 
+async def test_profile_2_without_tls_is_refused_even_with_the_right_password(node, make_station):
+    """Profile 2 is TLS plus Basic: arriving without TLS is arriving under a weaker profile (the TLS
+    tests, stations/tests/test_tls.py, connect it through the terminator)."""
+    station = await db(make_station)(security_profile=2, password="s3cret-password-0002")
+    assert await handshake_status(f"{node.ws}/ocpp/{station.id}", headers=basic(station.id, "s3cret-password-0002")) == 401
+    reasons = await db(lambda: list(station.failed_authentications.values_list("reason", flat=True)))()
+    assert reasons == ["security profile 2 needs TLS; the connection came without it"]
+
+
 async def test_profile_0_ignores_credentials(node, make_station):
     station = await db(make_station)()
     async with connect_station(node, station.id, headers=basic(station.id, "anything")) as cp:
         assert (await cp.boot())["status"] == "Accepted"
 
 
-async def test_profile_3_needs_the_client_certificate_of_this_station(node, make_station):
+async def test_profile_3_ignores_a_client_certificate_header_from_an_untrusted_peer(node, make_station):
+    """Only a trusted terminator's header counts (CSMS_TRUSTED_PROXIES; this node trusts nobody)."""
     station = await db(make_station)(security_profile=3)
     url = f"{node.ws}/ocpp/{station.id}"
     assert await handshake_status(url) == 401
-    assert await handshake_status(url, headers={"X-Client-Cert-CN": "another-station"}) == 401
-    async with connect_station(node, station.id, headers={"X-Client-Cert-CN": station.id}) as cp:
-        assert (await cp.boot())["status"] == "Accepted"
+    for header in ("X-Client-Cert", "X-Client-Cert-CN"):
+        assert await handshake_status(url, headers={header: station.id, "X-Forwarded-Proto": "https"}) == 401
+    assert await db(lambda: station.failed_authentications.count())() == 3
+
+
+async def test_failed_authentications_are_recorded_without_the_password_and_limited_per_address(test_database_url,
+                                                                                                  make_station):
+    from csms.testing import Node
+
+    limited = Node(test_database_url, env={"CSMS_AUTH_FAILURE_BURST": "3", "CSMS_AUTH_FAILURE_RATE": "1",
+                                           "CSMS_TEST_NODE_LOG_LEVEL": "INFO", "CSMS_LOG_LEVEL": "INFO"}).start()
+    try:
+        station = await db(make_station)(security_profile=1, password="the-right-password-1")
+        url = f"{limited.ws}/ocpp/{station.id}"
+        for _ in range(3):
+            assert await handshake_status(url, headers=basic(station.id, "guess-number-one-secret")) == 401
+        # The address has spent its failures: refused before any database work, even with the right password.
+        assert await handshake_status(url, headers=basic(station.id, "the-right-password-1")) == 429
+        rows = await db(lambda: list(station.failed_authentications.values("remote_address", "reason", "security_profile")))()
+        assert rows == [{"remote_address": "127.0.0.1", "reason": "wrong password", "security_profile": 1}] * 3
+        log = limited.log()
+        assert "refused" in log and "guess-number-one-secret" not in log and "the-right-password-1" not in log
+    finally:
+        limited.stop()
 
 
 # --- CSMS_AUTO_REGISTER ------------------------------------------------------------------------------

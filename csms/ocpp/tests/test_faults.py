@@ -18,7 +18,7 @@ import websockets
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from csms.testing import Api, Node, db, eventually
+from csms.testing import Api, Node, db, eventually, grant_send_calls
 from csms.testing_faults import DurableStation, PostgresProcess, RedisProcess, report, running
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -78,7 +78,7 @@ def make_stations(ids: list[str], *, database_url: str | None = None) -> None:
 
 def staff_token() -> str:
     user, _ = get_user_model().objects.get_or_create(username="fault-staff", defaults={"is_staff": True})
-    return Token.objects.get_or_create(user=user)[0].key
+    return Token.objects.get_or_create(user=grant_send_calls(user))[0].key
 
 
 def log_lines(node: Node, needle: str) -> int:
