@@ -88,7 +88,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
 
     list_display = ["id", "description", "registration", "connection", "connector_states", "vendor", "model",
                     "firmware_version", "last_heartbeat", "last_seen", "reset_required", "partner"]
-    list_filter = ["online", "registration_status", "reset_required", "security_profile", "partner", "vendor"]
+    list_filter = ["online", "registration_status", "reset_required", "security_profile", "file_transfer_protocol",
+                   "partner", "vendor"]
     search_fields = ["id", "description", "vendor", "model", "serial_number", "charge_box_serial_number"]
     list_select_related = ["partner"]
     readonly_fields = [
@@ -100,6 +101,7 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     identity_fieldsets = [
         (None, {"fields": ["id", "description", "partner", "registration_status", "reset_required"]}),
         ("Security", {"fields": ["security_profile", "password", "clear_password", "password_set"]}),
+        ("File transfers", {"fields": ["file_transfer_protocol"]}),
     ]
     state_fieldsets = [
         ("Connection", {"fields": ["online", "node", "connected_at", "disconnected_at", "last_seen",
@@ -142,7 +144,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     def save_model(self, request, obj, form, change):
         # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
         values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
-                  "registration_status": obj.registration_status, "password": form.password_change()}
+                  "registration_status": obj.registration_status, "password": form.password_change(),
+                  "file_transfer_protocol": obj.file_transfer_protocol}
         if not change:
             services.station_create(charge_box_id=obj.pk, **values)
             obj._state.adding = False
