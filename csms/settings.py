@@ -191,6 +191,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-diagnostics-requests": {"task": "firmware.tasks.expire_diagnostics_requests", "schedule": 300.0},
     "watch-stations-for-alerts": {"task": "alerts.tasks.watch_stations", "schedule": 60.0},
     "prune-diagnostics-files": {"task": "firmware.tasks.prune_diagnostics_files", "schedule": 86400.0},
+    # Waves of firmware rollouts: decided and started here, and sooner on the reports that decide them.
+    "advance-firmware-rollouts": {"task": "firmware.tasks.advance_firmware_rollouts",
+                                  "schedule": env_float("CSMS_ROLLOUT_CHECK_SECONDS", 30)},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
@@ -311,6 +314,33 @@ CSMS_DIAGNOSTICS_TIMEOUT_MINUTES = env_int("CSMS_DIAGNOSTICS_TIMEOUT_MINUTES", 3
 CSMS_DIAGNOSTICS_UPLOAD_DAYS = env_int("CSMS_DIAGNOSTICS_UPLOAD_DAYS", 7)
 # Uploaded files older than this are deleted by the pruning job (0 keeps them).
 CSMS_DIAGNOSTICS_RETENTION_DAYS = env_int("CSMS_DIAGNOSTICS_RETENTION_DAYS", 90)
+
+
+def env_port_range(name: str) -> list[int] | None:
+    """"30000-30049" (or one port) as the list of ports; unset: None."""
+    value = env_str(name)
+    if not value:
+        return None
+    first, _, last = value.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+# firmware FTP(S) server (docs/adr/0056-ftp-server.md). The node runs it in process when embedded
+# (default without REDIS_URL, i.e. `make run`); production runs `python -m firmware.ftp`.
+CSMS_FTP_EMBEDDED = env_bool("CSMS_FTP_EMBEDDED", not REDIS_URL)
+CSMS_FTP_HOST = env_str("CSMS_FTP_HOST") or HOST
+# 0: the embedded server takes a free port (printed), the standalone one 2121; locations name the
+# port the server of this process listens on, else this one (2121 when 0).
+CSMS_FTP_PORT = env_int("CSMS_FTP_PORT", 0)
+# The host stations reach the FTP server at (empty: the host of CSMS_PUBLIC_URL or of the request);
+# also what passive-mode replies announce when it is an address (or resolves to one) behind NAT.
+CSMS_FTP_PUBLIC_HOST = env_str("CSMS_FTP_PUBLIC_HOST")
+CSMS_FTP_PASSIVE_PORTS = env_port_range("CSMS_FTP_PASSIVE_PORTS")
+CSMS_FTP_MAX_CONNECTIONS = env_int("CSMS_FTP_MAX_CONNECTIONS", 256)
+# Explicit FTPS (AUTH TLS) when both are set; required of every session with CSMS_FTP_TLS_REQUIRED.
+CSMS_FTP_TLS_CERT_FILE = env_str("CSMS_FTP_TLS_CERT_FILE")
+CSMS_FTP_TLS_KEY_FILE = env_str("CSMS_FTP_TLS_KEY_FILE")
+CSMS_FTP_TLS_REQUIRED = env_bool("CSMS_FTP_TLS_REQUIRED")
 
 # certificates (docs/adr/0061-pluggable-signer.md): CSMS_CERT_SIGNER, a dotted path to a signer
 # class or factory, wins over the built-in file CA (CSMS_CA_CERT_FILE and CSMS_CA_KEY_FILE). The CA
