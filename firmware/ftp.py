@@ -24,14 +24,14 @@ import threading
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms.settings")
 
 from django.conf import settings  # noqa: E402
-from django.db import connections  # noqa: E402
+from django.db import DatabaseError, connections  # noqa: E402
 from pyftpdlib.authorizers import AuthenticationFailed  # noqa: E402
 from pyftpdlib.filesystems import AbstractedFS  # noqa: E402
 from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_DTPHandler, TLS_FTPHandler  # noqa: E402
 from pyftpdlib.ioloop import IOLoop  # noqa: E402
 from pyftpdlib.servers import ThreadedFTPServer  # noqa: E402
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("firmware.ftp")  # also when run as __main__
 
 # Where uploads arrive before they join their request (under MEDIA_ROOT: same file system, cheap copy).
 INCOMING = "ftp-incoming"
@@ -104,14 +104,15 @@ class SessionAuthorizer:
 
 
 class _LimitedFile:
-    """A file being received that refuses to grow past the upload limit (the transfer gets 426)."""
+    """A file being received that refuses to grow past the upload limit (the transfer ends with 552)."""
 
     def __init__(self, handle, limit: int):
-        self._handle, self._limit = handle, limit
+        self._handle, self.limit, self.too_large = handle, limit, False
 
     def write(self, data):
-        if self._handle.tell() + len(data) > self._limit:
-            raise OSError(errno.EFBIG, f"uploads are limited to {self._limit} bytes")
+        if self._handle.tell() + len(data) > self.limit:
+            self.too_large = True
+            raise OSError(errno.EFBIG, f"uploads are limited to {self.limit} bytes")
         return self._handle.write(data)
 
     def __getattr__(self, name):
@@ -135,11 +136,14 @@ class _StoringDTP:
     once it hears it, the file is in the CSMS."""
 
     def close(self):
-        if not self._closed and self.receive and self.transfer_finished and self.file_obj is not None:
-            self.file_obj.close()
-            refusal = self.cmd_channel.upload_finished(self.file_obj.name)
-            if refusal:
-                self._resp = (f"550 {refusal}.", logger.info)
+        if not self._closed and self.receive and self.file_obj is not None:
+            if getattr(self.file_obj, "too_large", False):  # RFC 959: exceeded storage allocation
+                self._resp = (f"552 Uploads are limited to {self.file_obj.limit} bytes; transfer aborted.", logger.info)
+            elif self.transfer_finished:
+                self.file_obj.close()
+                refusal = self.cmd_channel.upload_finished(self.file_obj.name)
+                if refusal:
+                    self._resp = (f"550 {refusal}.", logger.info)
         super().close()
 
 
@@ -165,26 +169,39 @@ class _Session:
         self.authorizer = SessionAuthorizer()
         super().__init__(conn, server, ioloop=ioloop)
 
+    def ftp_PASS(self, line):
+        try:
+            return super().ftp_PASS(line)
+        except DatabaseError:  # the credentials may be right: say "later", not "wrong"
+            logger.exception("FTP login could not be checked")
+            self.respond("421 Service not available, try again later.")
+            self.close_when_done()
+            return None
+
     def _refusal(self) -> str:
+        """The reply refusing a transfer now ("" to go ahead): the account is checked at each one."""
         from .services.ftp_accounts import FtpRefused, ftp_account_check
 
         try:
             _db(ftp_account_check, account_id=self.authorizer.grant.account_id)
         except FtpRefused as exc:
-            return str(exc)
+            return f"550 {exc}."
+        except DatabaseError:
+            logger.exception("FTP transfer could not be checked")
+            return "451 Service not available, try again later."
         return ""
 
     def ftp_STOR(self, file, mode="w"):
         refusal = self._refusal()
         if refusal:
-            self.respond(f"550 {refusal}.")
+            self.respond(refusal)
             return None
         return super().ftp_STOR(file, mode)
 
     def ftp_RETR(self, file):
         refusal = self._refusal()
         if refusal:
-            self.respond(f"550 {refusal}.")
+            self.respond(refusal)
             return None
         return super().ftp_RETR(file)
 
@@ -211,7 +228,10 @@ class _Session:
         from .services.updates import firmware_download_record
 
         if self.authorizer.grant is not None and self.authorizer.grant.firmware_target_id is not None:
-            _db(firmware_download_record, target_id=self.authorizer.grant.firmware_target_id)
+            try:
+                _db(firmware_download_record, target_id=self.authorizer.grant.firmware_target_id)
+            except DatabaseError:
+                logger.exception("an FTP firmware download could not be counted")
 
     def on_logout(self, username):
         self.authorizer.release()

@@ -66,4 +66,5 @@ def ftp_address(base_url: str) -> tuple[str, int]:
 def ftp_location(*, host: str, port: int, username: str, password: str, path: str = "") -> str:
     """An FTP URL carrying its credentials (RFC 1738); `path` is relative to the account's directory."""
     netloc_host = f"[{host}]" if ":" in host else host
-    return f"ftp://{quote(username, safe='')}:{quote(password, safe='')}@{netloc_host}:{port}/{quote(path)}"
+    # '*' may stand in a URL's userinfo (RFC 3986 sub-delims): the hidden password stays readable.
+    return f"ftp://{quote(username, safe='')}:{quote(password, safe='*')}@{netloc_host}:{port}/{quote(path)}"
