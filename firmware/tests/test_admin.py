@@ -203,3 +203,17 @@ def test_a_rollout_is_added_then_shown_with_its_waves_and_steered(admin_client, 
     stations_page = text_of(admin_client.get(reverse("admin:firmware_rolloutstation_changelist")
                                              + f"?rollout__id__exact={rollout.pk}&wave__number=2"))
     assert all(f"CP-RO-ADMIN-{n}" in stations_page for n in (1, 2, 3)) and "CP-RO-ADMIN-0" not in stations_page
+
+
+def test_the_station_form_sets_its_file_transfer_protocol(admin_client, make_station):
+    station = make_station("CP-FTP-FORM")
+    url = reverse("admin:stations_chargestation_change", args=[station.pk])
+    form = {"registration_status": "Accepted", "security_profile": "0", "description": "", "password": ""}
+    assert admin_client.post(url, {**form, "file_transfer_protocol": "ftp"}).status_code == 302
+    station.refresh_from_db()
+    assert station.file_transfer_protocol == "ftp"
+    assert "File transfers" in text_of(admin_client.get(url))
+    assert admin_client.post(url, {**form, "file_transfer_protocol": "gopher"}).status_code == 200
+    admin_client.post(url, form)  # left out: kept
+    station.refresh_from_db()
+    assert station.file_transfer_protocol == "ftp"
