@@ -18,11 +18,11 @@ WAKEUP_SECONDS = 1.0
 
 
 def start(loop: asyncio.AbstractEventLoop) -> None:
-    if settings.CSMS_FTP_EMBEDDED:
+    loop.create_task(_wakeups_forever())
+    if settings.CSMS_FTP_EMBEDDED:  # last: a port already taken must not stop the rest
         from .ftp import start_embedded
 
         start_embedded()
-    loop.create_task(_wakeups_forever())
 
 
 async def _wakeups_forever() -> None:
