@@ -14,7 +14,9 @@ from csms.admin.actions import SOURCE, AdminAction, Outcome, TargetLine, admin_a
 
 from . import selectors
 from .services import diagnostics, locations, rollouts, updates
-from .forms import DiagnosticsForm, UpdateFirmwareForm
+from stations.services import station_update
+
+from .forms import DiagnosticsForm, FileTransferProtocolForm, UpdateFirmwareForm
 from .models import RolloutState, TargetState
 
 
@@ -58,14 +60,29 @@ def request_diagnostics(modeladmin, request, queryset, form) -> Outcome:
     return outcome
 
 
+def set_file_transfer_protocol(modeladmin, request, queryset, form) -> Outcome:
+    """Per station, or per model: filter the list by model and select them all."""
+    protocol = form.cleaned_data["protocol"]
+    stations = list(queryset)
+    for station in stations:
+        station_update(station=station, file_transfer_protocol=protocol, requested_by=request.user, source=SOURCE)
+    outcome = Outcome()
+    outcome.tell(f"{len(stations)} station(s) now use {protocol.upper()} for file transfers.")
+    return outcome
+
+
 UPDATE_FIRMWARE = AdminAction(name="update_firmware", description="Update firmware…", run=update_firmware,
                               form_class=UpdateFirmwareForm, submit_label="Send the update",
                               describe=describe_update_target)
 REQUEST_DIAGNOSTICS = AdminAction(name="request_diagnostics", description="Request diagnostics / logs…",
                                   run=request_diagnostics, form_class=DiagnosticsForm, submit_label="Send the request",
                                   describe=describe_diagnostics_target, refusal="Not requested from {label}: {reason}")
+SET_FILE_TRANSFER_PROTOCOL = AdminAction(name="set_file_transfer_protocol", description="Set file transfer protocol…",
+                                         run=set_file_transfer_protocol, form_class=FileTransferProtocolForm,
+                                         permissions=("change",), submit_label="Set it")
 station_list_action(admin_action(UPDATE_FIRMWARE))
 station_list_action(admin_action(REQUEST_DIAGNOSTICS))
+station_list_action(admin_action(SET_FILE_TRANSFER_PROTOCOL))
 
 
 # --- Firmware update jobs ---------------------------------------------------------------------------------

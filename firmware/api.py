@@ -137,7 +137,7 @@ class FirmwareUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = FirmwareUpdate
         fields = ["id", "firmware", "location", "retrieve_date", "retries", "retry_interval", "signed", "action",
-                  "install_date", "state", "summary", "stations", "source", "requested_by", "created_at"]
+                  "install_date", "state", "summary", "stations", "source", "rollout", "requested_by", "created_at"]
         read_only_fields = fields
 
     def get_state(self, update) -> str:

@@ -112,6 +112,12 @@ class DiagnosticsForm(forms.Form):
         return {name: data[name] for name in names}
 
 
+class FileTransferProtocolForm(forms.Form):
+    protocol = forms.ChoiceField(choices=FileTransferProtocol.choices, widget=forms.RadioSelect,
+                                 help_text="How these stations upload diagnostics and logs and download firmware "
+                                           "served by the CSMS (filter the list by model to set it per model).")
+
+
 def _items(text: str) -> list[str]:
     """One per line or comma separated, without repeats."""
     return list(dict.fromkeys(item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()))

@@ -217,3 +217,11 @@ def test_the_station_form_sets_its_file_transfer_protocol(admin_client, make_sta
     admin_client.post(url, form)  # left out: kept
     station.refresh_from_db()
     assert station.file_transfer_protocol == "ftp"
+
+    # Per model: filter the list by model, select them, set it.
+    same_model = [make_station(f"CP-FTP-MODEL-{n}", model="AC-FTP") for n in range(2)]
+    selected = {"action": "set_file_transfer_protocol", "_selected_action": [s.pk for s in same_model]}
+    assert "FTP (one-time credentials" in text_of(admin_client.post(STATIONS, selected))
+    response = admin_client.post(STATIONS, {**selected, "apply": "1", "protocol": "ftp"}, follow=True)
+    assert ("success", "2 station(s) now use FTP for file transfers.") in page_messages(text_of(response))
+    assert set(ChargeStation.objects.filter(model="AC-FTP").values_list("file_transfer_protocol", flat=True)) == {"ftp"}

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 # Actions that send no Call, by model ("app_label.model_name"); every other action must need send_call.
 SENDS_NO_CALL = {
     "*": {"delete_selected"},
-    "stations.chargestation": {"reject_registration"},
+    "stations.chargestation": {"reject_registration", "set_file_transfer_protocol"},
     "transactions.idtag": {"block", "unblock"},
     "certificates.certificaterequest": {"cancel_requests"},
     "alerts.alert": {"acknowledge"},
