@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set that several serializers use.
+    "ENUM_NAME_OVERRIDES": {"FileTransferProtocolEnum": "stations.models.FileTransferProtocol"},
 }
 
 # --- OCPP ---------------------------------------------------------------------------------------
