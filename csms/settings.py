@@ -210,6 +210,9 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 86400.0},
     "prune-failed-authentications": {"task": "stations.tasks.prune_failed_authentications", "schedule": 86400.0},
     "watch-certificate-expiry": {"task": "certificates.tasks.watch_certificate_expiry", "schedule": 3600.0},
+    # Waves of firmware rollouts: decided and started here, and sooner on the reports that decide them.
+    "advance-firmware-rollouts": {"task": "firmware.tasks.advance_firmware_rollouts",
+                                  "schedule": env_float("CSMS_ROLLOUT_CHECK_SECONDS", 30)},
 }
 if not CELERY_TASK_ALWAYS_EAGER:
     # Retries and anything the after-commit hand-over missed. Without a broker each node's own
@@ -276,10 +279,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Two apps name a choice field "kind": each enum gets its own name.
+    # Two apps name a choice field "kind", and several serializers share one choice set: each enum
+    # gets one name of its own.
     "ENUM_NAME_OVERRIDES": {
         "ChargingProfileKindEnum": "smartcharging.models.ChargingProfileKind",
         "DiagnosticsKindEnum": "firmware.models.DiagnosticsKind",
+        "FileTransferProtocolEnum": "stations.models.FileTransferProtocol",
     },
 }
 
@@ -382,6 +387,33 @@ CSMS_WEBHOOK_TIMEOUT = env_float("CSMS_WEBHOOK_TIMEOUT", 10)
 CSMS_WEBHOOK_RETRY_SECONDS = env_float("CSMS_WEBHOOK_RETRY_SECONDS", 15)
 CSMS_WEBHOOK_RETRY_HOURS = env_float("CSMS_WEBHOOK_RETRY_HOURS", 24)
 CSMS_WEBHOOK_RETENTION_DAYS = env_int("CSMS_WEBHOOK_RETENTION_DAYS", 30)
+
+
+def env_port_range(name: str) -> list[int] | None:
+    """"30000-30049" (or one port) as the list of ports; unset: None."""
+    value = env_str(name)
+    if not value:
+        return None
+    first, _, last = value.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+# firmware FTP(S) server (docs/adr/0056-ftp-server.md). The node runs it in process when embedded
+# (default without REDIS_URL, i.e. `make run`); production runs `python -m firmware.ftp`.
+CSMS_FTP_EMBEDDED = env_bool("CSMS_FTP_EMBEDDED", not REDIS_URL)
+CSMS_FTP_HOST = env_str("CSMS_FTP_HOST") or HOST
+# 0: the embedded server takes a free port (printed), the standalone one 2121; locations name the
+# port the server of this process listens on, else this one (2121 when 0).
+CSMS_FTP_PORT = env_int("CSMS_FTP_PORT", 0)
+# The host stations reach the FTP server at (empty: the host of CSMS_PUBLIC_URL or of the request);
+# also what passive-mode replies announce when it is an address (or resolves to one) behind NAT.
+CSMS_FTP_PUBLIC_HOST = env_str("CSMS_FTP_PUBLIC_HOST")
+CSMS_FTP_PASSIVE_PORTS = env_port_range("CSMS_FTP_PASSIVE_PORTS")
+CSMS_FTP_MAX_CONNECTIONS = env_int("CSMS_FTP_MAX_CONNECTIONS", 256)
+# Explicit FTPS (AUTH TLS) when both are set; required of every session with CSMS_FTP_TLS_REQUIRED.
+CSMS_FTP_TLS_CERT_FILE = env_str("CSMS_FTP_TLS_CERT_FILE")
+CSMS_FTP_TLS_KEY_FILE = env_str("CSMS_FTP_TLS_KEY_FILE")
+CSMS_FTP_TLS_REQUIRED = env_bool("CSMS_FTP_TLS_REQUIRED")
 
 # certificates (docs/adr/0061-pluggable-signer.md): CSMS_CERT_SIGNER, a dotted path to a signer
 # class or factory, wins over the built-in file CA (CSMS_CA_CERT_FILE and CSMS_CA_KEY_FILE). The CA

@@ -1,8 +1,10 @@
-"""Firmware files, firmware updates (per station), diagnostics/log uploads and what stations reported.
+"""Firmware files, firmware updates (per station), rollouts, diagnostics/log uploads, FTP accounts,
+firmware versions and what stations reported.
 
 Operators start updates and uploads from the charge stations list ("Update firmware…", "Request
-diagnostics / logs…", admin_actions.py; docs/adr/0055-firmware-admin.md). Reports and per-station
-progress are records: shown, never edited.
+diagnostics / logs…", admin_actions.py; docs/adr/0055-firmware-admin.md) and rollouts here (add,
+then pause, resume, cancel, retry the failed; docs/adr/0057-firmware-rollouts.md). Reports and
+per-station progress are records: shown, never edited.
 """
 
 from __future__ import annotations
@@ -11,29 +13,51 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from csms.admin.actions import AdminActionsMixin, admin_action
 from csms.admin.filters import InputFilter, StationFilter
-from csms.admin.presentation import BLUE, GREEN, GREY, ORANGE, RED, admin_link, badge, call_link, online_badge
+from csms.admin.presentation import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    PURPLE,
+    RED,
+    TEAL,
+    admin_link,
+    badge,
+    call_link,
+    changelist_url,
+    online_badge,
+)
 from csms.admin.records import ReadOnlyAdmin, StationColumnMixin
+from stations.selectors import stations_visible_to
 
 from . import selectors
-from .services import files, locations
-from .admin_actions import CANCEL_UPDATES, RETRY_UPDATES
-from .forms import FirmwareAdminForm
+from .services import files, locations, rollouts
+from .admin_actions import CANCEL_UPDATES, RETRY_UPDATES, ROLLOUT_ACTIONS
+from .forms import FirmwareAdminForm, RolloutAdminForm
 from .models import (
     DiagnosticsRequest,
     DiagnosticsState,
     DiagnosticsStatusReport,
     Firmware,
+    FirmwareRollout,
     FirmwareStatusReport,
     FirmwareUpdate,
     FirmwareUpdateTarget,
+    FirmwareVersionRecord,
+    FtpAccount,
+    RolloutOutcome,
+    RolloutState,
+    RolloutStation,
+    RolloutWave,
     TargetState,
+    WaveState,
 )
 from .views import serve_file
 
@@ -236,13 +260,13 @@ class FirmwareUpdateAdmin(AdminActionsMixin, ReadOnlyAdmin):
     """Jobs are started from the charge stations list ("Update firmware…"), never added here."""
 
     list_display = ["id", "created_at", "what", "action_name", "retrieve_date", "progress", "source", "requested_by"]
-    list_filter = [TargetStationFilter, "signed", "source", "firmware"]
+    list_filter = [TargetStationFilter, "signed", "source", "firmware", "rollout"]
     date_hierarchy = "created_at"
     list_select_related = ["firmware", "requested_by"]
     actions = [admin_action(RETRY_UPDATES), admin_action(CANCEL_UPDATES)]
     inlines = [TargetInline]
     fields = ["id", "firmware", "location", "action_name", "retrieve_date", "retries", "retry_interval", "install_date",
-              "progress", "source", "requested_by", "created_at"]
+              "progress", "source", "rollout", "requested_by", "created_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -338,3 +362,209 @@ class DiagnosticsRequestAdmin(ProgressColumnsMixin, StationColumnMixin, ReadOnly
                                                     DiagnosticsState.UPLOADING)
         extra = {**(extra_context or {}), "refresh_seconds": REFRESH_SECONDS if waiting else None}
         return super().change_view(request, object_id, form_url, extra)
+
+
+# --- FTP accounts and firmware versions -------------------------------------------------------------------
+
+
+@admin.register(FtpAccount)
+class FtpAccountAdmin(ReadOnlyAdmin):
+    """The one-time accounts in FTP locations (their passwords exist only in the Calls sent)."""
+
+    list_display = ["username", "purpose", "for_what", "expires_at", "logins", "last_login_at", "created_at"]
+    search_fields = ["=username", "=diagnostics_request__station__id", "=firmware_target__station__id"]
+    date_hierarchy = "created_at"
+    fields = ["username", "purpose", "for_what", "expires_at", "logins", "last_login_at", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="for")
+    def for_what(self, account):
+        if account.diagnostics_request_id:
+            return admin_link("diagnosticsrequest", account.diagnostics_request_id,
+                              f"upload of request #{account.diagnostics_request_id}", app_label="firmware")
+        return admin_link("firmwareupdatetarget", account.firmware_target_id,
+                          f"download of update target #{account.firmware_target_id}", app_label="firmware")
+
+
+@admin.register(FirmwareVersionRecord)
+class FirmwareVersionRecordAdmin(StationColumnMixin, ReadOnlyAdmin):
+    """Each firmware version a station booted with, from the BootNotification that first reported it."""
+
+    list_display = ["booted_at", "station_id_link", "version"]
+    list_filter = [StationFilter]
+    search_fields = ["=station__id", "version"]
+    date_hierarchy = "booted_at"
+
+
+# --- Rollouts ---------------------------------------------------------------------------------------------
+
+OUTCOME_COLOURS = {
+    RolloutOutcome.PLANNED: "#cfd8dc", RolloutOutcome.WAITING: GREY, RolloutOutcome.UPDATING: BLUE,
+    RolloutOutcome.INSTALLED: TEAL, RolloutOutcome.SUCCEEDED: GREEN, RolloutOutcome.FAILED: RED,
+    RolloutOutcome.SKIPPED: ORANGE, RolloutOutcome.CANCELLED: PURPLE,
+}
+ROLLOUT_STATE_COLOURS = {RolloutState.RUNNING: BLUE, RolloutState.PAUSED: GREY, RolloutState.HALTED: RED,
+                         RolloutState.CANCELLED: PURPLE, RolloutState.COMPLETED: GREEN}
+WAVE_STATE_COLOURS = {WaveState.PLANNED: GREY, WaveState.RUNNING: BLUE, WaveState.PASSED: GREEN,
+                      WaveState.FAILED: RED, WaveState.ACCEPTED: ORANGE, WaveState.CANCELLED: PURPLE}
+BAR_STYLE = "display:flex;width:260px;height:14px;background:#eceff1;border-radius:3px;overflow:hidden"
+
+
+def progress_bar(counts: dict[str, int]):
+    """One coloured segment per outcome, as wide as its share, with the counts in words beside it."""
+    total = sum(counts.values())
+    if not total:
+        return "—"
+    segments = format_html_join("", '<span title="{}: {}" style="width:{}%;background:{}"></span>', (
+        (outcome, count, f"{100 * count / total:.2f}", OUTCOME_COLOURS[outcome])
+        for outcome, count in counts.items() if count))
+    words = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
+    return format_html('<div class="csms-progress" style="{}">{}</div><div class="help">{}</div>', BAR_STYLE,
+                       segments, words)
+
+
+@admin.register(FirmwareRollout)
+class FirmwareRolloutAdmin(AdminActionsMixin, admin.ModelAdmin):
+    """Rollouts are added here (the add form chooses stations and waves); after that they are shown,
+    and steered with the actions, never edited."""
+
+    form = RolloutAdminForm
+    list_display = ["id", "rollout_name", "version", "state_shown", "wave_shown", "progress", "created_at",
+                    "requested_by"]
+    list_filter = ["state", "firmware"]
+    list_select_related = ["firmware", "requested_by"]
+    date_hierarchy = "created_at"
+    actions = [admin_action(action) for action in ROLLOUT_ACTIONS]
+    object_actions = ROLLOUT_ACTIONS
+    add_fieldsets = [
+        (None, {"fields": ["name", "firmware"]}),
+        ("Stations (every criterion given must match)",
+         {"fields": ["stations", "vendor", "model", "firmware_versions", "partner"]}),
+        ("Waves", {"fields": ["canary", "canary_percent", "growth_factor", "wave_sizes", "failure_threshold_percent",
+                              "wave_timeout_minutes"],
+                   "description": "A canary wave first; each next wave starts once the last one's stations are back "
+                                  "with the new version. A wave with more failures than the threshold halts the "
+                                  "rollout."}),
+        ("Download", {"fields": ["retries", "retry_interval"]}),
+    ]
+    shown_fields = ["rollout_name", "firmware", "version", "state_shown", "detail", "wave_shown", "progress",
+                    "selection", "failure_threshold_percent", "wave_timeout_minutes", "retries", "retry_interval",
+                    "stations_link", "updates_link", "source", "requested_by", "created_at", "updated_at",
+                    "finished_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else [(None, {"fields": self.shown_fields})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.shown_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return self.has_send_call_permission(request)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        candidates = stations_visible_to(request.user)
+
+        class WithCandidates(form_class):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, candidates=candidates, **form_kwargs)
+
+        return WithCandidates
+
+    def save_model(self, request, obj, form, change):
+        rollout = rollouts.firmware_rollout_create(
+            **form.selection_arguments(), candidates=stations_visible_to(request.user), name=form.cleaned_data["name"],
+            base_url=locations.public_base_url(request), requested_by=request.user, source="admin")
+        obj.pk = rollout.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service wrote everything
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"{obj}: wave 1 sent. The page refreshes while the rollout runs.")
+        return HttpResponseRedirect(reverse("admin:firmware_firmwarerollout_change", args=[obj.pk]))
+
+    @admin.display(description="rollout", ordering="name")
+    def rollout_name(self, rollout):
+        return str(rollout)
+
+    @admin.display(description="version", ordering="firmware__version")
+    def version(self, rollout):
+        return rollout.firmware.version
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, rollout):
+        return badge(rollout.get_state_display(), ROLLOUT_STATE_COLOURS.get(rollout.state, GREY))
+
+    @admin.display(description="wave")
+    def wave_shown(self, rollout):
+        return f"{rollout.current_wave} of {rollout.waves.count()}"
+
+    @admin.display(description="stations")
+    def progress(self, rollout):
+        return progress_bar(selectors.rollout_progress(rollout)["counts"])
+
+    @admin.display(description="stations, one by one")
+    def stations_link(self, rollout):
+        return format_html('<a href="{}">every station of this rollout</a>',
+                           changelist_url("rolloutstation", app_label="firmware", rollout__id__exact=rollout.pk))
+
+    @admin.display(description="firmware updates sent")
+    def updates_link(self, rollout):
+        return format_html('<a href="{}">{} update(s)</a>',
+                           changelist_url("firmwareupdate", app_label="firmware", rollout__id__exact=rollout.pk),
+                           rollout.updates.count())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        rollout = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if rollout is not None:
+            waves = selectors.rollout_progress(rollout)["waves"]
+            for wave in waves:
+                wave["badge"] = badge(WaveState(wave["state"]).label, WAVE_STATE_COLOURS.get(wave["state"], GREY))
+                wave["bar"] = progress_bar(wave["counts"])
+                wave["stations_url"] = changelist_url("rolloutstation", app_label="firmware",
+                                                      rollout__id__exact=rollout.pk, wave__number=wave["number"])
+            extra.update(waves=waves, call_action_links=self.object_action_links(request, rollout),
+                         refresh_seconds=REFRESH_SECONDS if rollout.state == RolloutState.RUNNING else None)
+        return super().change_view(request, object_id, form_url, extra)
+
+
+@admin.register(RolloutWave)
+class RolloutWaveAdmin(ReadOnlyAdmin):
+    list_display = ["rollout", "number", "size", "state", "progress", "started_at", "decided_at", "detail"]
+    list_filter = ["state"]
+    list_select_related = ["rollout"]
+
+    @admin.display(description="stations")
+    def progress(self, wave):
+        counts = dict.fromkeys(RolloutOutcome.values, 0)
+        for outcome in wave.stations.values_list("outcome", flat=True):
+            counts[outcome] += 1
+        return progress_bar(counts)
+
+
+@admin.register(RolloutStation)
+class RolloutStationAdmin(StationColumnMixin, ReadOnlyAdmin):
+    list_display = ["station_id_link", "rollout", "wave_number", "outcome_shown", "detail", "version_before",
+                    "update_link", "updated_at"]
+    list_filter = [StationFilter, "outcome", "rollout", "wave__number"]
+    list_select_related = ["rollout", "wave", "target"]
+    search_fields = ["=station__id"]
+
+    @admin.display(description="wave", ordering="wave__number")
+    def wave_number(self, entry):
+        return entry.wave.number if entry.wave_id else "—"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_shown(self, entry):
+        return badge(entry.get_outcome_display(), OUTCOME_COLOURS.get(entry.outcome, GREY))
+
+    @admin.display(description="firmware update")
+    def update_link(self, entry):
+        return firmware_update_link(entry.target.update_id) if entry.target_id else "—"

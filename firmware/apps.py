@@ -6,4 +6,9 @@ class FirmwareConfig(AppConfig):
     verbose_name = "Firmware and diagnostics"
 
     def ready(self):
-        from . import handlers, receivers  # noqa: F401  registers OCPP handlers and file clean-up
+        from csms.nodeservices import on_node_start
+
+        from . import handlers, receivers  # noqa: F401  registers OCPP handlers and hook receivers
+        from .node import start
+
+        on_node_start(start)

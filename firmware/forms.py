@@ -6,9 +6,11 @@ from __future__ import annotations
 from django import forms
 
 from csms.errors import DomainError
+from partners.models import Partner
+from stations.models import FileTransferProtocol
 
 from .services import files
-from .models import Firmware, LogType
+from .models import Firmware, FirmwareRollout, LogType
 
 DATETIME_HELP = "YYYY-MM-DD HH:MM (UTC)."
 
@@ -89,9 +91,13 @@ class DiagnosticsForm(forms.Form):
     stop_time = forms.DateTimeField(required=False, help_text=f"Latest information to include. {DATETIME_HELP}")
     retries = forms.IntegerField(required=False, min_value=0)
     retry_interval = forms.IntegerField(required=False, min_value=0, help_text="seconds")
+    protocol = forms.ChoiceField(
+        required=False, choices=[("", "The station's own setting (file transfer protocol)"),
+                                 *FileTransferProtocol.choices],
+        help_text="How the station uploads to the CSMS: HTTP(S), or FTP with one-time credentials in the location.")
     location = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs={"size": 80}),
-                               help_text="Empty: the station uploads to the CSMS (HTTP). Give an FTP URL for stations "
-                                         "that upload only over FTP; the file then does not reach the CSMS.")
+                               help_text="Only to send the file elsewhere: a location of your own (the file then "
+                                         "does not reach the CSMS).")
 
     def clean(self):
         cleaned = super().clean()
@@ -102,4 +108,79 @@ class DiagnosticsForm(forms.Form):
 
     def service_arguments(self) -> dict:
         data = self.cleaned_data
-        return {name: data[name] for name in ("log_type", "start_time", "stop_time", "retries", "retry_interval", "location")}
+        names = ("log_type", "start_time", "stop_time", "retries", "retry_interval", "location", "protocol")
+        return {name: data[name] for name in names}
+
+
+class FileTransferProtocolForm(forms.Form):
+    protocol = forms.ChoiceField(choices=FileTransferProtocol.choices, widget=forms.RadioSelect,
+                                 help_text="How these stations upload diagnostics and logs and download firmware "
+                                           "served by the CSMS (filter the list by model to set it per model).")
+
+
+def _items(text: str) -> list[str]:
+    """One per line or comma separated, without repeats."""
+    return list(dict.fromkeys(item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()))
+
+
+class RolloutAdminForm(forms.ModelForm):
+    """A new rollout: which stations (every criterion given must match), its waves and when to halt."""
+
+    stations = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+                               help_text="chargeBoxIds, one per line or comma separated; the first ones make the canary.")
+    vendor = forms.CharField(required=False, max_length=20)
+    model = forms.CharField(required=False, max_length=20)
+    firmware_versions = forms.CharField(required=False, max_length=500,
+                                        help_text="Only stations running one of these versions (comma separated).")
+    partner = forms.ModelChoiceField(queryset=Partner.objects.order_by("name"), required=False,
+                                     help_text="Only this partner's stations.")
+    canary = forms.IntegerField(required=False, min_value=1, help_text="Stations in the first wave (default 1)…")
+    canary_percent = forms.FloatField(required=False, min_value=0.01, max_value=100,
+                                      help_text="…or this share of the stations, rounded up.")
+    growth_factor = forms.FloatField(required=False, min_value=1,
+                                     help_text="Each next wave this many times the last (default 2)…")
+    wave_sizes = forms.CharField(required=False, max_length=500,
+                                 help_text="…or these sizes after the canary, comma separated (the last one repeated).")
+
+    class Meta:
+        model = FirmwareRollout
+        fields = ["name", "firmware", "failure_threshold_percent", "wave_timeout_minutes", "retries", "retry_interval"]
+
+    def __init__(self, *args, candidates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+
+    def clean_wave_sizes(self) -> list[int] | None:
+        items = _items(self.cleaned_data["wave_sizes"])
+        if not items:
+            return None
+        if not all(item.isdigit() and int(item) > 0 for item in items):
+            raise forms.ValidationError("Whole numbers of stations, at least 1 each.")
+        return [int(item) for item in items]
+
+    def clean(self):
+        from .services.rollouts import firmware_rollout_plan
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        arguments = self.selection_arguments()
+        if not any(arguments[name] for name in ("station_ids", "vendor", "model", "firmware_versions", "partner")):
+            raise forms.ValidationError("Choose the stations: a list, a vendor, a model, current versions or a partner.")
+        try:
+            firmware_rollout_plan(candidates=self.candidates, **arguments)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return cleaned
+
+    def selection_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "firmware": data["firmware"], "station_ids": _items(data["stations"]) or None, "vendor": data["vendor"],
+            "model": data["model"], "firmware_versions": _items(data["firmware_versions"]) or None,
+            "partner": data["partner"], "canary": data["canary"], "canary_percent": data["canary_percent"],
+            "growth_factor": data["growth_factor"], "wave_sizes": data["wave_sizes"],
+            "failure_threshold_percent": data["failure_threshold_percent"],
+            "wave_timeout_minutes": data["wave_timeout_minutes"], "retries": data["retries"],
+            "retry_interval": data["retry_interval"],
+        }

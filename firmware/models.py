@@ -1,6 +1,7 @@
-"""Firmware files, firmware update jobs (one row per station), diagnostics/log upload requests, and
-every status notification stations sent about them (docs/adr/0050-firmware-updates.md,
-docs/adr/0052-diagnostics-uploads.md)."""
+"""Firmware files, firmware update jobs (one row per station), rollouts in waves, diagnostics/log
+upload requests, the one-time FTP accounts stations use for both, every status notification stations
+sent about them and the firmware versions each station booted with (docs/adr/0050-firmware-updates.md,
+docs/adr/0052-diagnostics-uploads.md, docs/adr/0056-ftp-server.md, docs/adr/0057-firmware-rollouts.md)."""
 
 import secrets
 
@@ -92,7 +93,11 @@ class FirmwareUpdate(models.Model):
     partner = models.ForeignKey("partners.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
-    source = models.CharField(max_length=20, default="system", help_text="admin, api, call (sent by hand) or system")
+    source = models.CharField(max_length=20, default="system",
+                              help_text="admin, api, call (sent by hand), rollout or system")
+    # Set when a rollout sent it: one update per wave (and per retry) of the rollout.
+    rollout = models.ForeignKey("FirmwareRollout", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="updates")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -241,6 +246,8 @@ class DiagnosticsRequest(models.Model):
     file_sha256 = models.CharField(max_length=64, blank=True)
     file_content_type = models.CharField(max_length=100, blank=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
+    # The station reported Uploaded: from then on the location refuses files (HTTP 410, FTP 530).
+    location_closed_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     source = models.CharField(max_length=20, default="system")
@@ -277,3 +284,163 @@ class DiagnosticsStatusReport(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+
+
+# --- One-time FTP accounts -------------------------------------------------------------------------------
+
+
+class FtpAccount(models.Model):
+    """The credentials in one FTP location: a station uploads one diagnostics request's file, or
+    downloads one firmware update's image, and nothing else (docs/adr/0056-ftp-server.md)."""
+
+    username = models.CharField(max_length=32, unique=True)
+    # SHA-256 of a 144-bit random password: a secret that long needs no slow hash; it is in clear
+    # only in the Call sent to the station.
+    password_hash = models.CharField(max_length=64, editable=False)
+    diagnostics_request = models.ForeignKey(DiagnosticsRequest, null=True, blank=True, on_delete=models.CASCADE,
+                                            related_name="ftp_accounts")
+    firmware_target = models.ForeignKey(FirmwareUpdateTarget, null=True, blank=True, on_delete=models.CASCADE,
+                                        related_name="ftp_accounts")
+    expires_at = models.DateTimeField()
+    logins = models.PositiveIntegerField(default=0)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(diagnostics_request__isnull=True) ^ models.Q(firmware_target__isnull=True),
+            name="ftp_account_for_one_thing")]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def purpose(self) -> str:
+        return "upload" if self.diagnostics_request_id else "download"
+
+
+# --- Firmware versions each station ran ---------------------------------------------------------------
+
+
+class FirmwareVersionRecord(models.Model):
+    """A firmware version a station booted with, from the first BootNotification that reported it."""
+
+    station = models.ForeignKey("stations.ChargeStation", on_delete=models.CASCADE, related_name="firmware_versions")
+    version = models.CharField(max_length=50, blank=True)
+    booted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-booted_at", "-id"]
+        indexes = [models.Index(fields=["station", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}: {self.version or '(none)'}"
+
+
+# --- Rollouts --------------------------------------------------------------------------------------------
+
+
+class RolloutState(models.TextChoices):
+    RUNNING = "running"
+    PAUSED = "paused", "paused by an operator"
+    HALTED = "halted", "halted: a wave failed"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class FirmwareRollout(models.Model):
+    """One firmware for a set of stations, sent in waves; each wave must succeed before the next goes
+    (docs/adr/0057-firmware-rollouts.md)."""
+
+    name = models.CharField(max_length=100, blank=True)
+    firmware = models.ForeignKey(Firmware, on_delete=models.PROTECT, related_name="rollouts")
+    selection = models.JSONField(default=dict, blank=True, help_text="What chose the stations, as asked.")
+    failure_threshold_percent = models.PositiveSmallIntegerField(
+        default=10, help_text="A wave whose failed stations exceed this share of the stations it reached halts the rollout.")
+    wave_timeout_minutes = models.PositiveIntegerField(
+        default=120, help_text="A station still without an outcome this long after its wave started has failed.")
+    retries = models.PositiveIntegerField(null=True, blank=True)
+    retry_interval = models.PositiveIntegerField(null=True, blank=True, help_text="seconds")
+    # Where stations fetch a stored file, fixed at creation as for an update (a job has no request).
+    base_url = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=10, choices=RolloutState.choices, default=RolloutState.RUNNING)
+    current_wave = models.PositiveSmallIntegerField(default=0, help_text="The wave in progress (1 is the canary).")
+    detail = models.CharField(max_length=300, blank=True)
+    partner = models.ForeignKey("partners.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    source = models.CharField(max_length=20, default="system")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"rollout #{self.pk}"
+
+
+class WaveState(models.TextChoices):
+    PLANNED = "planned"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed", "failed: halted the rollout"
+    ACCEPTED = "accepted", "failed, resumed by an operator"
+    CANCELLED = "cancelled"
+
+
+class RolloutWave(models.Model):
+    rollout = models.ForeignKey(FirmwareRollout, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField()
+    size = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=WaveState.choices, default=WaveState.PLANNED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["rollout_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["rollout", "number"], name="uniq_rollout_wave")]
+
+    def __str__(self) -> str:
+        return f"wave {self.number} of {self.rollout}"
+
+
+class RolloutOutcome(models.TextChoices):
+    PLANNED = "planned", "its wave has not come"
+    WAITING = "waiting", "offline: updated when it connects"
+    UPDATING = "updating"
+    INSTALLED = "installed", "installed, not back with the new version yet"
+    SUCCEEDED = "succeeded", "back online with the new version"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+# The station may still get there: its outcome follows its update.
+OPEN_OUTCOMES = (RolloutOutcome.WAITING, RolloutOutcome.UPDATING, RolloutOutcome.INSTALLED)
+
+
+class RolloutStation(models.Model):
+    """One station of a rollout: its wave, the update it was sent and how it ended."""
+
+    rollout = models.ForeignKey(FirmwareRollout, on_delete=models.CASCADE, related_name="stations")
+    # None: left out of the waves (it already ran the firmware's version when the rollout was made).
+    wave = models.ForeignKey(RolloutWave, null=True, blank=True, on_delete=models.CASCADE, related_name="stations")
+    station = models.ForeignKey("stations.ChargeStation", on_delete=models.CASCADE, related_name="rollout_entries")
+    target = models.ForeignKey(FirmwareUpdateTarget, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="rollout_entries")
+    outcome = models.CharField(max_length=10, choices=RolloutOutcome.choices, default=RolloutOutcome.PLANNED)
+    detail = models.CharField(max_length=300, blank=True)
+    version_before = models.CharField(max_length=50, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["rollout_id", "wave__number", "station_id"]
+        constraints = [models.UniqueConstraint(fields=["rollout", "station"], name="uniq_rollout_station")]
+        indexes = [models.Index(fields=["station", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} in {self.rollout}"

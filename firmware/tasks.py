@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services import jobs
+from .services import jobs, rollouts
 
 
 @shared_task
@@ -27,3 +27,15 @@ def expire_diagnostics_requests() -> int:
 def prune_diagnostics_files() -> int:
     """Daily: delete uploaded diagnostics/log files past CSMS_DIAGNOSTICS_RETENTION_DAYS."""
     return jobs.diagnostics_files_prune()
+
+
+@shared_task
+def advance_firmware_rollouts() -> int:
+    """Every CSMS_ROLLOUT_CHECK_SECONDS: decide the waves of running rollouts, start the next ones."""
+    return rollouts.firmware_rollouts_advance()
+
+
+@shared_task
+def advance_firmware_rollout(rollout_id: int) -> None:
+    """At once, when a station's report may have decided its rollout's wave."""
+    rollouts.firmware_rollout_advance(rollout_id=rollout_id)

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from . import selectors
-from .services.files import UploadTooLarge, diagnostics_upload_store, upload_max_bytes
+from .services.files import UploadClosed, UploadTooLarge, diagnostics_upload_store, upload_max_bytes
 from .services.updates import firmware_download_record
 from .models import safe_filename
 
@@ -32,7 +32,7 @@ def firmware_download(request, token: str, filename: str = ""):
     if firmware is None or not firmware.file:
         raise Http404("no such firmware")
     if target is not None and request.method == "GET":
-        firmware_download_record(target=target)
+        firmware_download_record(target_id=target.pk)
     return serve_file(request, firmware.file, firmware.filename)
 
 
@@ -100,10 +100,14 @@ def _read_range(field_file, start: int, end: int):
 @csrf_exempt
 @require_http_methods(["PUT", "POST"])
 def diagnostics_upload(request, token: str, filename: str = ""):
-    """Accept the file a station uploads: PUT or POST, as the raw body or multipart/form-data."""
+    """Accept the file a station uploads: PUT or POST, as the raw body or multipart/form-data; 410
+    once the station reported the upload done or the location expired."""
     upload_request = selectors.diagnostics_request_for_upload(token=token)
     if upload_request is None:
         raise Http404("no such upload location")
+    refusal = selectors.diagnostics_upload_refusal(upload_request)
+    if refusal:
+        return JsonResponse({"detail": refusal}, status=410)
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > upload_max_bytes():
         return JsonResponse({"detail": f"uploads are limited to {upload_max_bytes()} bytes"}, status=413)
@@ -124,6 +128,8 @@ def diagnostics_upload(request, token: str, filename: str = ""):
                                           content_type=file_type)
     except UploadTooLarge as exc:
         return JsonResponse({"detail": str(exc)}, status=413)
+    except UploadClosed as exc:
+        return JsonResponse({"detail": str(exc)}, status=410)
     return JsonResponse({"detail": "received", "size": stored.file_size, "sha256": stored.file_sha256})
 
 

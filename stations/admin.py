@@ -113,8 +113,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     # Few enough columns for a 1,400 px screen: what the station is, in one column.
     list_display = ["station", "state", "connector_states", "hardware", "last_seen", "partner"]
     list_display_links = ["station"]
-    list_filter = ["online", FaultedFilter, "registration_status", "reset_required", "security_profile", "partner",
-                   "vendor"]
+    list_filter = ["online", FaultedFilter, "registration_status", "reset_required", "security_profile",
+                   "file_transfer_protocol", "partner", "vendor"]
     search_fields = ["id", "description", "vendor", "model", "serial_number", "charge_box_serial_number"]
     list_select_related = ["partner"]
     readonly_fields = [
@@ -127,6 +127,7 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         (None, {"fields": ["id", "description", "partner", "registration_status", "reset_required"]}),
         ("Security", {"fields": ["security_profile", "password", "generate_password", "clear_password",
                                  "password_set"]}),
+        ("File transfers", {"fields": ["file_transfer_protocol"]}),
     ]
     state_fieldsets = [
         ("Connection", {"fields": ["online", "node", "connected_at", "disconnected_at", "last_seen",
@@ -197,7 +198,8 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
     def save_model(self, request, obj, form, change):
         # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
         values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
-                  "registration_status": obj.registration_status, "password": form.password_change()}
+                  "registration_status": obj.registration_status, "password": form.password_change(),
+                  "file_transfer_protocol": obj.file_transfer_protocol}
         if form.generated_password:
             self.message_user(request, format_html(
                 "The password generated for {} is <code>{}</code>: set it as the station's AuthorizationKey now; it is "

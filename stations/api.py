@@ -70,7 +70,7 @@ class StationSerializer(serializers.ModelSerializer):
         model = ChargeStation
         fields = [
             "id", "partner", "description", "security_profile", "password", "registration_status",
-            "online", "node", "last_seen", "connected_at", "disconnected_at",
+            "file_transfer_protocol", "online", "node", "last_seen", "connected_at", "disconnected_at",
             "vendor", "model", "serial_number", "charge_box_serial_number", "firmware_version",
             "iccid", "imsi", "meter_type", "meter_serial_number", "last_boot_at", "last_heartbeat",
             "reset_required", "connectors", "tariff", "created_at", "updated_at",

@@ -48,6 +48,15 @@ class ChargeStationAdminForm(forms.ModelForm):
         model = ChargeStation
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without it (a script written before the field existed) keeps the station's.
+        if "file_transfer_protocol" in self.fields:
+            self.fields["file_transfer_protocol"].required = False
+
+    def clean_file_transfer_protocol(self):
+        return self.cleaned_data.get("file_transfer_protocol") or self.instance.file_transfer_protocol
+
     def clean_id(self):
         value = self.cleaned_data["id"]
         if not services.charge_box_id_valid(value):

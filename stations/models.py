@@ -14,6 +14,13 @@ class RegistrationStatus(models.TextChoices):
     REJECTED = "Rejected"
 
 
+class FileTransferProtocol(models.TextChoices):
+    """How a station uploads diagnostics and logs and downloads firmware served by the CSMS."""
+
+    HTTP = "http", "HTTP(S)"
+    FTP = "ftp", "FTP (one-time credentials in the location)"
+
+
 class ChargeStation(models.Model):
     """A charge point, identified by the chargeBoxId in its connection URL."""
 
@@ -31,6 +38,9 @@ class ChargeStation(models.Model):
     # Salted SHA-256 of the Basic-auth password. Station passwords are random machine secrets
     # checked on every reconnect; a slow hash would turn a reconnect storm into a CPU storm.
     password_hash = models.CharField(max_length=128, blank=True, editable=False)
+    file_transfer_protocol = models.CharField(
+        max_length=4, choices=FileTransferProtocol.choices, default=FileTransferProtocol.HTTP,
+        help_text="How the station uploads diagnostics and logs and downloads firmware served by the CSMS.")
 
     # BootNotification, every field as last reported
     vendor = models.CharField(max_length=20, blank=True)

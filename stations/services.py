@@ -42,6 +42,7 @@ from .models import (
     ConnectorStatus,
     DataTransferRecord,
     FailedAuthentication,
+    FileTransferProtocol,
     Node,
     RegistrationStatus,
     SecurityEvent,
@@ -347,6 +348,12 @@ def _registration_validate(status: str) -> None:
         raise Invalid(f"{status!r} is not a registration status", details={"field": "registration_status"})
 
 
+def _protocol_validate(protocol: str) -> None:
+    if protocol not in FileTransferProtocol.values:
+        raise Invalid(f"file_transfer_protocol must be one of {', '.join(FileTransferProtocol.values)}",
+                      details={"field": "file_transfer_protocol"})
+
+
 @transaction.atomic
 def station_create(
     *,
@@ -356,15 +363,18 @@ def station_create(
     registration_status: str = RegistrationStatus.ACCEPTED,
     security_profile: int = 0,
     password: str | None = None,
+    file_transfer_protocol: str = FileTransferProtocol.HTTP,
 ) -> ChargeStation:
     if not charge_box_id_valid(charge_box_id):
         raise Invalid(CHARGE_BOX_ID_RULE, details={"field": "id"})
     if ChargeStation.objects.filter(pk=charge_box_id).exists():
         raise Invalid("A station with this chargeBoxId already exists.", details={"field": "id"})
     _registration_validate(registration_status)
+    _protocol_validate(file_transfer_protocol)
     station_validate(station=None, security_profile=security_profile, password=password)
     station = ChargeStation(id=charge_box_id, description=description, partner=partner,
-                            registration_status=registration_status, security_profile=security_profile)
+                            registration_status=registration_status, security_profile=security_profile,
+                            file_transfer_protocol=file_transfer_protocol)
     station.set_password(password)
     station.save(force_insert=True)
     return station
@@ -385,6 +395,7 @@ def station_update(
     registration_status: str | None = None,
     security_profile: int | None = None,
     password: str | None = None,
+    file_transfer_protocol: str | None = None,
     requested_by=None,
     source: str = "system",
 ) -> StationUpdated:
@@ -401,6 +412,9 @@ def station_update(
     station_validate(station=stored, security_profile=profile, password=password)
     if registration_status is not None:
         _registration_validate(registration_status)
+    if file_transfer_protocol is not None:
+        _protocol_validate(file_transfer_protocol)
+        stored.file_transfer_protocol = file_transfer_protocol
     if description is not None:
         stored.description = description
     if partner is not KEEP:

@@ -3,8 +3,9 @@ notifications mean for a request (docs/adr/0052-diagnostics-uploads.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,10 +14,11 @@ from csms.ocpp.calls import call_enqueue
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime, parse_datetime
 from partners.selectors import acting_user
-from stations.models import ChargeStation
+from stations.models import ChargeStation, FileTransferProtocol
 
 from .. import selectors
 from ..models import DiagnosticsKind, DiagnosticsRequest, DiagnosticsState, DiagnosticsStatusReport, LogType
+from .ftp_accounts import ftp_account_location, ftp_account_open, ftp_location_issue
 from .locations import SIGNED_LOCATION_MAX, diagnostics_upload_url, location_validate, public_base_url
 from .wire import IDLE, count_or_none, int32_or_none, optional
 
@@ -34,12 +36,18 @@ def diagnostics_request_create(
     retries: int | None = None,
     retry_interval: int | None = None,
     location: str = "",
+    protocol: str = "",
     base_url: str = "",
     requested_by=None,
     source: str = "system",
 ) -> DiagnosticsRequest:
     """Send GetDiagnostics (no log type) or GetLog; the station uploads to a location the CSMS serves
-    unless the caller names its own (an FTP server, for stations that upload nothing else)."""
+    over `protocol` (default: the station's file transfer protocol; FTP with one-time credentials),
+    unless the caller names a location of its own."""
+    if protocol and protocol not in FileTransferProtocol.values:
+        raise Invalid(f"protocol must be one of {', '.join(FileTransferProtocol.values)}")
+    if protocol and location:
+        raise Invalid("give a location of your own or a protocol for the CSMS's location, not both")
     if log_type and log_type not in LogType.values:
         raise Invalid(f"log_type must be one of {', '.join(LogType.values)} (or absent for GetDiagnostics)")
     if start_time and stop_time and stop_time < start_time:
@@ -55,24 +63,34 @@ def diagnostics_request_create(
         retry_interval=retry_interval, served_by_csms=not location, source=source,
         requested_by=acting_user(requested_by),
     )
-    request.location = location or diagnostics_upload_url(base_url=base_url or public_base_url(), token=request.token)
+    if not location:
+        base_url = base_url or public_base_url()
+    request.location = location or diagnostics_upload_url(base_url=base_url, token=request.token)
     request.save()
     request.request_id = request.pk
-    action, payload = diagnostics_payload(request)
+    sent_location = None
+    if not location and (protocol or station.file_transfer_protocol) == FileTransferProtocol.FTP:
+        account = ftp_account_open(diagnostics_request=request, expires_at=request.created_at + timedelta(
+            days=settings.CSMS_DIAGNOSTICS_UPLOAD_DAYS))
+        request.location = ftp_account_location(account=account, base_url=base_url)
+        sent_location = ftp_location_issue(account=account, location=request.location)
+    action, payload = diagnostics_payload(request, location=sent_location)
     request.call = call_enqueue(station=station, action=action, payload=payload, requested_by=requested_by, source=source,
                                 context={"diagnostics_request": request.pk})
-    request.save(update_fields=["request_id", "call", "updated_at"])
+    request.save(update_fields=["request_id", "location", "call", "updated_at"])
     return request
 
 
-def diagnostics_payload(request: DiagnosticsRequest) -> tuple[str, dict]:
+def diagnostics_payload(request: DiagnosticsRequest, *, location: str | None = None) -> tuple[str, dict]:
+    """The Call for a request; `location` the one to send when the stored one hides a password."""
+    location = location or request.location
     counts = optional(retries=request.retries, retryInterval=request.retry_interval)
     start = format_datetime(request.start_time) if request.start_time else None
     stop = format_datetime(request.stop_time) if request.stop_time else None
     if request.kind == DiagnosticsKind.LOG:
-        log = {"remoteLocation": request.location, **optional(oldestTimestamp=start, latestTimestamp=stop)}
+        log = {"remoteLocation": location, **optional(oldestTimestamp=start, latestTimestamp=stop)}
         return "GetLog", {"logType": request.log_type, "requestId": request.request_id, "log": log, **counts}
-    return "GetDiagnostics", {"location": request.location, **counts, **optional(startTime=start, stopTime=stop)}
+    return "GetDiagnostics", {"location": location, **counts, **optional(startTime=start, stopTime=stop)}
 
 
 def _request_of_call(call: Call) -> DiagnosticsRequest | None:
@@ -165,6 +183,8 @@ def diagnostics_status_record(*, station_id: str, status: str, kind: str, reques
 def _request_apply_status(request: DiagnosticsRequest, status: str) -> None:
     request.status = status
     request.status_at = timezone.now()
+    if status == "Uploaded" and request.location_closed_at is None:
+        request.location_closed_at = request.status_at  # the upload location takes no more files
     if request.file:
         pass  # the file is here: whatever the station says about a later attempt, we have it
     elif status == "Uploaded":
@@ -174,4 +194,4 @@ def _request_apply_status(request: DiagnosticsRequest, status: str) -> None:
         request.state, request.detail = DiagnosticsState.FAILED, f"the station reported {status}"
     else:
         request.state, request.detail = DiagnosticsState.UPLOADING, ""
-    request.save(update_fields=["status", "status_at", "state", "detail", "updated_at"])
+    request.save(update_fields=["status", "status_at", "state", "detail", "location_closed_at", "updated_at"])

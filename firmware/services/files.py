@@ -12,8 +12,10 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from csms.errors import Invalid
+from csms.errors import Forbidden, Invalid
+from partners.selectors import acting_user, is_staff
 
+from .. import selectors
 from ..models import DiagnosticsRequest, DiagnosticsState, Firmware
 from .locations import location_validate
 
@@ -23,8 +25,16 @@ SIGNATURE_MAX = 800
 UPLOAD_CHUNK = 256 * 1024
 
 
-class UploadTooLarge(Exception):
+class UploadRefused(Exception):
+    """A file an upload location does not take."""
+
+
+class UploadTooLarge(UploadRefused):
     pass
+
+
+class UploadClosed(UploadRefused):
+    """The station reported the upload done, or the location expired."""
 
 
 def upload_max_bytes() -> int:
@@ -72,9 +82,32 @@ def firmware_validate(*, has_file: bool, external_location: str, signing_certifi
         raise Invalid(f"the certificate has at most {SIGNING_CERTIFICATE_MAX} characters, the signature {SIGNATURE_MAX}")
 
 
+@transaction.atomic
+def firmware_create(*, file, version: str, name: str = "", vendor: str = "", charge_point_model: str = "",
+                    description: str = "", signing_certificate: str = "", signature: str = "", partner=None,
+                    uploaded_by=None) -> Firmware:
+    """Store a firmware file staff uploaded (the CSMS serves it to stations); its size and SHA-256 are
+    recorded. Partners use the files staff provide."""
+    if not is_staff(uploaded_by):
+        raise Forbidden("only staff upload firmware files")
+    version = version.strip()
+    if not version:
+        raise Invalid("version: the version stations report once they run it", details={"field": "version"})
+    signing_certificate, signature = signing_certificate.strip(), signature.strip()
+    firmware_validate(has_file=True, external_location="", signing_certificate=signing_certificate, signature=signature)
+    firmware = Firmware(name=(name or " ".join(filter(None, (vendor, charge_point_model, version))))[:100],
+                        version=version, vendor=vendor, charge_point_model=charge_point_model, description=description,
+                        signing_certificate=signing_certificate, signature=signature, partner=partner,
+                        uploaded_by=acting_user(uploaded_by))
+    firmware.file.save(file.name, file, save=False)
+    firmware.save()
+    return firmware_file_describe(firmware=firmware)
+
+
 def diagnostics_upload_store(*, request: DiagnosticsRequest, chunks: Iterable[bytes], filename: str,
                              content_type: str = "") -> DiagnosticsRequest:
-    """Keep a file a station uploaded (a later upload for the same request replaces it)."""
+    """Keep a file a station uploaded (a later upload for the same request replaces it, until the
+    station reports the upload done or the location expires: UploadClosed)."""
     limit = upload_max_bytes()
     digest, size = hashlib.sha256(), 0
     with tempfile.TemporaryFile() as spool:
@@ -87,6 +120,9 @@ def diagnostics_upload_store(*, request: DiagnosticsRequest, chunks: Iterable[by
         spool.seek(0)
         with transaction.atomic():
             request = DiagnosticsRequest.objects.select_for_update().get(pk=request.pk)
+            refusal = selectors.diagnostics_upload_refusal(request)
+            if refusal:
+                raise UploadClosed(refusal)
             previous = request.file.name if request.file else ""
             request.file.save(filename, File(spool), save=False)
             request.file_size = size

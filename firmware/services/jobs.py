@@ -15,20 +15,25 @@ from csms.ocpp.calls import call_enqueue
 from .. import selectors
 from ..models import DiagnosticsState, FirmwareUpdateTarget, TargetState
 from .files import stored_file_delete
-from .updates import firmware_update_target_send
+from .updates import firmware_target_moved, firmware_update_target_send
 
 logger = logging.getLogger(__name__)
 
 
-def firmware_updates_send_waiting() -> int:
-    """Send waiting updates to stations that are connected now; expire those that waited too long."""
-    expired = selectors.firmware_targets_past_send_window().update(
-        state=TargetState.EXPIRED, detail="the station did not connect within the send window", updated_at=timezone.now()
-    )
-    if expired:
-        logger.info("%s firmware updates expired unsent", expired)
+def firmware_updates_send_waiting(*, station_ids: list[str] | None = None) -> int:
+    """Send waiting updates to stations that are connected now (of `station_ids`, when given: those
+    that just connected or booted); expire those that waited too long."""
+    waiting = selectors.firmware_targets_to_send()
+    if station_ids is not None:
+        waiting = waiting.filter(station_id__in=station_ids)
+    else:
+        expired = selectors.firmware_targets_past_send_window().update(
+            state=TargetState.EXPIRED, detail="the station did not connect within the send window",
+            updated_at=timezone.now())
+        if expired:
+            logger.info("%s firmware updates expired unsent", expired)
     sent = 0
-    for target_id in list(selectors.firmware_targets_to_send().values_list("pk", flat=True)):
+    for target_id in list(waiting.values_list("pk", flat=True)):
         with transaction.atomic():
             target = (FirmwareUpdateTarget.objects.select_for_update().select_related("update")
                       .filter(pk=target_id, state=TargetState.WAITING).first())
@@ -58,6 +63,7 @@ def firmware_updates_watch() -> dict[str, int]:
             target.state = TargetState.STUCK
             target.detail = f"no status reported for {int(silent // 60)} minutes"
             target.save(update_fields=["state", "detail", "updated_at"])
+            firmware_target_moved(target)
             stuck += 1
     return {"confirmed": confirmed, "probed": probed, "stuck": stuck}
 
@@ -70,6 +76,7 @@ def firmware_updates_confirm_by_version() -> int:
         target.state = TargetState.INSTALLED
         target.detail = f"the station booted with firmware {target.station.firmware_version}"
         target.save(update_fields=["state", "detail", "updated_at"])
+        firmware_target_moved(target)
         confirmed += 1
     return confirmed
 

@@ -4,7 +4,7 @@ their answers and status notifications mean for an update (docs/adr/0050-firmwar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -15,8 +15,9 @@ from csms.errors import DomainError, Invalid
 from csms.ocpp.calls import StationOffline, call_enqueue, call_validate
 from csms.ocpp.models import Call
 from csms.ocpp.schemas import format_datetime, parse_datetime
+from alerts.services import alert_raise, alert_resolve
 from partners.selectors import acting_user, partner_of
-from stations.models import ChargeStation
+from stations.models import ChargeStation, FileTransferProtocol
 
 from .. import selectors
 from ..hooks import FirmwareStatusReported, firmware_status_reported
@@ -28,7 +29,9 @@ from ..models import (
     FirmwareUpdateTarget,
     TargetState,
 )
+from .ftp_accounts import ftp_account_location, ftp_account_open, ftp_location_issue
 from .locations import SIGNED_LOCATION_MAX, firmware_download_url, location_validate, public_base_url
+from .wakeups import rollout_advance_soon
 from .wire import IDLE, count_or_none, int32_or_none, optional
 
 # What FirmwareStatus (1.6) and FirmwareStatusEnumType (Security Whitepaper) values mean for an update.
@@ -65,6 +68,7 @@ def firmware_update_create(
     base_url: str = "",
     requested_by=None,
     source: str = "system",
+    rollout=None,
 ) -> FirmwareUpdate:
     """Ask stations to update their firmware; connected ones at once, the others when they connect.
 
@@ -104,14 +108,17 @@ def firmware_update_create(
         retry_interval=retry_interval, signed=signed, install_date=install_date if signed else None,
         signing_certificate=signing_certificate if signed else "", signature=signature if signed else "",
         partner=_job_partner(requested_by, stations),
-        requested_by=acting_user(requested_by), source=source,
+        requested_by=acting_user(requested_by), source=source, rollout=rollout,
     )
     for index, station in enumerate(stations):
         target = FirmwareUpdateTarget(update=update, station=station, firmware_version_before=station.firmware_version)
         target.location = _target_location(update, target, base_url)
         target.save()
         target.request_id = target.pk
-        target.save(update_fields=["request_id"])
+        if firmware is not None and firmware.file and station.file_transfer_protocol == FileTransferProtocol.FTP:
+            account = ftp_account_open(firmware_target=target, expires_at=_ftp_download_expiry(update))
+            target.location = ftp_account_location(account=account, base_url=base_url, path=firmware.filename)
+        target.save(update_fields=["request_id", "location"])
         if index == 0:  # every station gets the same shape of payload: one check refuses the whole job
             action, payload = firmware_update_payload(target)
             call_validate(action=action, payload=payload)
@@ -132,14 +139,29 @@ def _target_location(update: FirmwareUpdate, target: FirmwareUpdateTarget, base_
     return firmware_download_url(base_url=base_url, token=target.token, filename=firmware.filename)
 
 
-def firmware_update_payload(target: FirmwareUpdateTarget) -> tuple[str, dict]:
+def _ftp_download_expiry(update: FirmwareUpdate) -> datetime:
+    """An FTP download account lasts as long as the update may wait for its station, from each send."""
+    return max(timezone.now(), update.retrieve_date) + timedelta(hours=settings.CSMS_FIRMWARE_SEND_WINDOW_HOURS)
+
+
+def _location_to_send(target: FirmwareUpdateTarget) -> str:
+    """The target's location; over FTP with a password of this send's own (the stored one hides it)."""
+    account = target.ftp_accounts.first()
+    if account is None:
+        return target.location
+    return ftp_location_issue(account=account, location=target.location, expires_at=_ftp_download_expiry(target.update))
+
+
+def firmware_update_payload(target: FirmwareUpdateTarget, *, location: str | None = None) -> tuple[str, dict]:
+    """The Call for a target; `location` the one to send when the stored one hides a password."""
+    location = location or target.location
     update = target.update
     counts = optional(retries=update.retries, retryInterval=update.retry_interval)
     if not update.signed:
-        return "UpdateFirmware", {"location": target.location, "retrieveDate": format_datetime(update.retrieve_date),
+        return "UpdateFirmware", {"location": location, "retrieveDate": format_datetime(update.retrieve_date),
                                   **counts}
     firmware = {
-        "location": target.location,
+        "location": location,
         "retrieveDateTime": format_datetime(update.retrieve_date),
         **({"installDateTime": format_datetime(update.install_date)} if update.install_date else {}),
         "signingCertificate": update.signing_certificate,
@@ -150,9 +172,9 @@ def firmware_update_payload(target: FirmwareUpdateTarget) -> tuple[str, dict]:
 
 def firmware_update_target_send(*, target: FirmwareUpdateTarget, requested_by=None, source: str = "system") -> bool:
     """Send the target's (Signed)UpdateFirmware; False when the station is not connected."""
-    action, payload = firmware_update_payload(target)
     try:
         with transaction.atomic():
+            action, payload = firmware_update_payload(target, location=_location_to_send(target))
             call = call_enqueue(station=target.station_id, action=action, payload=payload, requested_by=requested_by,
                                 source=source, context={"firmware_update": target.update_id, "firmware_update_target": target.pk})
     except StationOffline:
@@ -229,7 +251,25 @@ def _target_of_call(call: Call) -> FirmwareUpdateTarget | None:
     target_id = (call.context or {}).get("firmware_update_target")
     if target_id is None:
         return None
-    return FirmwareUpdateTarget.objects.select_for_update().filter(pk=target_id).first()
+    return FirmwareUpdateTarget.objects.select_for_update(of=("self",)).select_related("update").filter(pk=target_id).first()
+
+
+# What the operator is alerted to: the station will not install this update unless someone acts.
+ALERTED_TARGET_STATES = (TargetState.FAILED, TargetState.REJECTED, TargetState.ERROR, TargetState.STUCK)
+
+
+def firmware_target_moved(target: FirmwareUpdateTarget) -> None:
+    """After a target's state changed: alert on a failure (resolved by an install), and let its
+    rollout, if any, look at it."""
+    key = f"firmware_update_failed:{target.station_id}"
+    if target.state in ALERTED_TARGET_STATES:
+        alert_raise(kind="firmware_update_failed", station_id=target.station_id, key=key,
+                    message=f"Firmware update #{target.update_id} on {target.station_id}: "
+                            f"{target.get_state_display()} ({target.detail or target.status})")
+    elif target.state == TargetState.INSTALLED:
+        alert_resolve(key=key)
+    if target.update.rollout_id is not None:
+        rollout_advance_soon(target.update.rollout_id)
 
 
 def firmware_update_answered(*, call: Call, status: str) -> None:
@@ -250,6 +290,7 @@ def firmware_update_answered(*, call: Call, status: str) -> None:
         target.state = TargetState.ACCEPTED
         target.detail = "AcceptedCanceled: the station cancelled an update it was running" if answer == "AcceptedCanceled" else ""
     target.save()
+    firmware_target_moved(target)
 
 
 def firmware_update_call_failed(*, call: Call) -> None:
@@ -271,6 +312,7 @@ def firmware_update_call_failed(*, call: Call) -> None:
             hint = "; a station implementing the Security Whitepaper accepts only signed updates"
         target.detail = f"the station answered {reason}{hint}"[:300]
     target.save()
+    firmware_target_moved(target)
 
 
 def firmware_update_adopt(*, call: Call, status: str) -> FirmwareUpdateTarget:
@@ -325,9 +367,10 @@ def _target_apply_status(target: FirmwareUpdateTarget, status: str) -> None:
     else:
         target.state, target.detail = TargetState.IN_PROGRESS, ""
     target.save(update_fields=["status", "status_at", "progress_at", "state", "detail", "updated_at"])
+    firmware_target_moved(target)
 
 
-def firmware_download_record(*, target: FirmwareUpdateTarget) -> None:
-    """A station fetched its firmware: a sign of life even when it reports nothing."""
-    FirmwareUpdateTarget.objects.filter(pk=target.pk).update(download_count=F("download_count") + 1,
+def firmware_download_record(*, target_id: int) -> None:
+    """A station fetched its firmware (HTTP or FTP): a sign of life even when it reports nothing."""
+    FirmwareUpdateTarget.objects.filter(pk=target_id).update(download_count=F("download_count") + 1,
                                                              last_download_at=timezone.now())

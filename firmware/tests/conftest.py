@@ -54,3 +54,38 @@ def partner_api(node, transactional_db):
         return partner, Api(node.http, token.key)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ftp_node(test_database_url):
+    """A node serving FTP itself, as `make run` does (on a free port that its locations name)."""
+    from csms.testing import Node
+
+    started = Node(test_database_url, env={"CSMS_FTP_EMBEDDED": "1", "CSMS_UPLOAD_MAX_MB": "2"}).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def ftp_server(transactional_db, settings):
+    """The FTP server in this process (same database), for what needs settings of its own (TLS, passive
+    ports, limits): start(**settings) → (host, port)."""
+    import threading
+
+    from firmware.ftp import ftp_server as make_server
+
+    servers = []
+
+    def start(**overrides):
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        settings.CSMS_FTP_HOST = "127.0.0.1"
+        settings.CSMS_FTP_PORT = 0
+        server = make_server(0)
+        threading.Thread(target=server.serve_forever, kwargs={"handle_exit": False}, daemon=True).start()
+        servers.append(server)
+        return server.address[:2]
+
+    yield start
+    for server in servers:
+        server.close_all()

@@ -158,3 +158,70 @@ async def test_operator_updates_firmware_and_fetches_diagnostics_from_admin(node
         await cp.send("DiagnosticsStatusNotification", {"status": "Uploaded"})
     download = await asyncio.to_thread(admin_session.get, f"/admin/firmware/diagnosticsrequest/{row.pk}/download/")
     assert download.status_code == 200 and download.content == b"admin upload"
+
+
+# --- Rollouts ------------------------------------------------------------------------------------------------
+
+
+def test_a_rollout_is_added_then_shown_with_its_waves_and_steered(admin_client, make_station, make_firmware):
+    from firmware.models import FirmwareRollout
+
+    firmware = make_firmware(version="9.0")
+    stations = [make_station(f"CP-RO-ADMIN-{n}", vendor="ACME", firmware_version="8.0") for n in range(4)]
+    add = reverse("admin:firmware_firmwarerollout_add")
+    form = {"name": "ACME 9", "firmware": firmware.pk, "stations": "", "vendor": "", "model": "",
+            "firmware_versions": "", "partner": "", "canary": "", "canary_percent": "", "growth_factor": "",
+            "wave_sizes": "", "failure_threshold_percent": "10", "wave_timeout_minutes": "60", "retries": "",
+            "retry_interval": ""}
+    response = admin_client.post(add, form)
+    assert response.status_code == 200 and "Choose the stations" in text_of(response)
+    response = admin_client.post(add, {**form, "vendor": "NOBODY"})
+    assert "no station to update" in text_of(response)
+    assert not FirmwareRollout.objects.exists()
+
+    ids = "\n".join(station.pk for station in stations)
+    response = admin_client.post(add, {**form, "stations": ids, "canary": "1", "wave_sizes": "3"})
+    rollout = FirmwareRollout.objects.get()
+    assert response.status_code == 302 and response.url == reverse("admin:firmware_firmwarerollout_change",
+                                                                   args=[rollout.pk])
+    assert (rollout.source, rollout.name, rollout.current_wave) == ("admin", "ACME 9", 1)
+    page = text_of(admin_client.get(response.url))
+    assert 'id="panel-waves"' in page and "(canary)" in page and "csms-progress" in page
+    assert "1 waiting" in page and "3 planned" in page and 'http-equiv="refresh"' in page
+    assert f"/admin/firmware/firmwarerollout/{rollout.pk}/send/pause_rollouts/" in page
+    changelist = text_of(admin_client.get(reverse("admin:firmware_firmwarerollout_changelist")))
+    assert "csms-progress" in changelist and "1 of 2" in changelist
+
+    # Pause from the rollout's own page, then resume from the list.
+    admin_client.post(f"/admin/firmware/firmwarerollout/{rollout.pk}/send/pause_rollouts/", {})
+    rollout.refresh_from_db()
+    assert rollout.state == "paused"
+    response = admin_client.post(reverse("admin:firmware_firmwarerollout_changelist"),
+                                 {"action": "resume_rollouts", "_selected_action": [rollout.pk]}, follow=True)
+    rollout.refresh_from_db()
+    assert rollout.state == "running" and ("success", "ACME 9: running again.") in page_messages(text_of(response))
+    stations_page = text_of(admin_client.get(reverse("admin:firmware_rolloutstation_changelist")
+                                             + f"?rollout__id__exact={rollout.pk}&wave__number=2"))
+    assert all(f"CP-RO-ADMIN-{n}" in stations_page for n in (1, 2, 3)) and "CP-RO-ADMIN-0" not in stations_page
+
+
+def test_the_station_form_sets_its_file_transfer_protocol(admin_client, make_station):
+    station = make_station("CP-FTP-FORM")
+    url = reverse("admin:stations_chargestation_change", args=[station.pk])
+    form = {"registration_status": "Accepted", "security_profile": "0", "description": "", "password": ""}
+    assert admin_client.post(url, {**form, "file_transfer_protocol": "ftp"}).status_code == 302
+    station.refresh_from_db()
+    assert station.file_transfer_protocol == "ftp"
+    assert "File transfers" in text_of(admin_client.get(url))
+    assert admin_client.post(url, {**form, "file_transfer_protocol": "gopher"}).status_code == 200
+    admin_client.post(url, form)  # left out: kept
+    station.refresh_from_db()
+    assert station.file_transfer_protocol == "ftp"
+
+    # Per model: filter the list by model, select them, set it.
+    same_model = [make_station(f"CP-FTP-MODEL-{n}", model="AC-FTP") for n in range(2)]
+    selected = {"action": "set_file_transfer_protocol", "_selected_action": [s.pk for s in same_model]}
+    assert "FTP (one-time credentials" in text_of(admin_client.post(STATIONS, selected))
+    response = admin_client.post(STATIONS, {**selected, "apply": "1", "protocol": "ftp"}, follow=True)
+    assert ("success", "2 station(s) now use FTP for file transfers.") in page_messages(text_of(response))
+    assert set(ChargeStation.objects.filter(model="AC-FTP").values_list("file_transfer_protocol", flat=True)) == {"ftp"}

@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import os
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -57,6 +58,9 @@ async def test_get_diagnostics_uploaded_with_put_then_downloaded(node, api, make
         upload = await asyncio.to_thread(requests.put, location + "diag-2030-01-01.tar.gz", data=content, timeout=20)
         assert upload.status_code == 200, upload.text
         await cp.send("DiagnosticsStatusNotification", {"status": "Uploaded"})
+        # Uploaded: whoever holds the location can no longer replace the file an operator may have seen.
+        again = await asyncio.to_thread(requests.put, location + "diag-2030-01-01.tar.gz", data=b"replacement", timeout=20)
+        assert again.status_code == 410 and "closed" in again.json()["detail"]
         # A later TriggerMessage(DiagnosticsStatusNotification) answer changes nothing.
         await cp.send("DiagnosticsStatusNotification", {"status": "Idle"})
 
@@ -241,3 +245,28 @@ def test_unknown_tokens_wrong_methods_and_oversized_files(client, upload_request
     assert response.status_code == 413
     upload_request.refresh_from_db()
     assert not upload_request.file and upload_request.state == "pending"
+
+
+def test_a_location_refuses_files_once_uploaded_or_expired(client, upload_request, settings):
+    from django.utils import timezone
+
+    from firmware.services.diagnostics import diagnostics_status_record
+
+    assert client.put(upload_url(upload_request), b"first", content_type="text/plain").status_code == 200
+    # Before Uploaded the station may send it again (a retry replaces the file)...
+    assert client.put(upload_url(upload_request), b"second", content_type="text/plain").status_code == 200
+    diagnostics_status_record(station_id=upload_request.station_id, status="Uploaded", kind="diagnostics")
+    # ...after it, no more.
+    for method in (client.put, client.post):
+        response = method(upload_url(upload_request, "other.log"), b"third", content_type="text/plain")
+        assert response.status_code == 410 and "closed" in response.json()["detail"]
+    upload_request.refresh_from_db()
+    assert upload_request.file.read() == b"second" and upload_request.location_closed_at is not None
+
+    old = DiagnosticsRequest.objects.create(
+        station=upload_request.station, location="http://x/",
+        created_at=timezone.now() - timedelta(days=settings.CSMS_DIAGNOSTICS_UPLOAD_DAYS, minutes=1))
+    response = client.put(upload_url(old), b"late", content_type="text/plain")
+    assert response.status_code == 410 and "expired" in response.json()["detail"]
+    old.refresh_from_db()
+    assert not old.file

@@ -176,15 +176,9 @@ async def test_an_offline_station_gets_the_update_once_connected(node, api, make
     await db(send_waiting_firmware_updates)()  # still offline: nothing to send
     assert (await state_of(api, body["id"], station.id))["state"] == "waiting"
 
+    # The node that takes the connection sends it within a second or two, no periodic job needed.
     async with connect_station(node, station.id, boot=True) as cp:
-        if settings.REDIS_URL:
-            # The periodic job, run here in the test process: a shared channel layer reaches the node.
-            assert await db(send_waiting_firmware_updates)() == 1
-        else:
-            # Without Redis only the node reaches its stations: the operator's "send again" does it.
-            response = await db(api.post)(f"{UPDATES}{body['id']}/retry/")
-            assert response.status_code == 200, response.text
-        assert (await cp.wait_for_call("UpdateFirmware"))["location"] == "https://fw.example.com/later.bin"
+        assert (await cp.wait_for_call("UpdateFirmware", timeout=10))["location"] == "https://fw.example.com/later.bin"
         await eventually(lambda: FirmwareUpdateTarget.objects.get(update_id=body["id"]).state == "accepted")
         await cp.send("FirmwareStatusNotification", {"status": "Downloading"})
     entry = await state_of(api, body["id"], station.id)
@@ -379,3 +373,36 @@ def test_updates_waiting_too_long_for_their_station_expire(make_station, setting
     send_waiting_firmware_updates()
     target.refresh_from_db()
     assert target.state == "expired"
+
+
+def test_staff_upload_a_firmware_file_that_updates_then_use(api, partner_api, make_station):
+    import hashlib
+
+    from firmware.models import Firmware
+    from firmware.services.files import stored_file_delete
+
+    content = bytes(range(256)) * 64
+    response = api.post("/api/v1/firmware/", json=None, data={"version": "7.1", "vendor": "ACME", "model": "AC22"},
+                        files={"file": ("acme 7.1.bin", content, "application/octet-stream")})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    firmware = Firmware.objects.get(pk=body["id"])
+    try:
+        assert (body["version"], body["size"], body["sha256"]) == ("7.1", len(content), hashlib.sha256(content).hexdigest())
+        assert (body["vendor"], body["model"], body["name"]) == ("ACME", "AC22", "ACME AC22 7.1")
+        assert body["url"].endswith(f"/firmware/download/{firmware.token}/acme_7.1.bin")
+        assert requests.get(body["url"], timeout=10).content == content
+        station = make_station()
+        update = api.post(UPDATES, json={"stations": [station.pk], "firmware": body["id"]})
+        assert update.status_code == 201 and update.json()["firmware"] == body["id"]
+
+        _, partner = partner_api(f"FW UP {uuid.uuid4().hex[:4]}")
+        refused = partner.post("/api/v1/firmware/", json=None, data={"version": "1"}, files={"file": ("x.bin", b"x")})
+        assert refused.status_code == 403 and refused.json()["detail"]
+        for data, files, reason in (({"version": "1"}, {}, "file"), ({}, {"file": ("x.bin", b"x")}, "version"),
+                                    ({"version": "1", "signature": "half"}, {"file": ("x.bin", b"x")}, "both")):
+            response = api.post("/api/v1/firmware/", json=None, data=data, files=files)
+            assert response.status_code == 400 and reason in response.json()["detail"], response.text
+        assert Firmware.objects.count() == 1
+    finally:
+        stored_file_delete(firmware.file.storage, firmware.file.name)

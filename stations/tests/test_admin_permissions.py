@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from certificates.models import CertificateRequest, InstalledCertificate
 from csms.ocpp.models import Call
+from firmware.models import Firmware
+from firmware.services import rollouts as firmware_rollouts
 from firmware.services import updates as firmware_updates
 from locallists.models import LocalList
 from reservations.models import Reservation
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.django_db
 # Actions that send no Call, by model ("app_label.model_name"); every other action must need send_call.
 SENDS_NO_CALL = {
     "*": {"delete_selected"},
-    "stations.chargestation": {"reject_registration"},
+    "stations.chargestation": {"reject_registration", "set_file_transfer_protocol"},
     "transactions.idtag": {"block", "unblock"},
     "certificates.certificaterequest": {"cancel_requests"},
     "alerts.alert": {"acknowledge"},
@@ -65,12 +67,16 @@ def samples(db) -> dict[str, object]:
     reservation = Reservation.objects.create(station=station, connector_id=1, id_tag="TAG1", status="accepted",
                                              expiry_date=timezone.now() + timedelta(hours=1))
     local_list = LocalList.objects.create(station=station)
+    rollout = firmware_rollouts.firmware_rollout_create(
+        firmware=Firmware.objects.create(name="perm", version="2", external_location="https://fw.example.com/r.bin"),
+        candidates=ChargeStation.objects.all(), station_ids=[offline.pk])
     return {
         "stations.chargestation": station, "certificates.stationcertificates": station,
         "smartcharging.stationsmartcharging": station, "transactions.transaction": transaction,
         "certificates.certificaterequest": request, "certificates.installedcertificate": installed,
         "firmware.firmwareupdate": update, "smartcharging.chargingprofile": profile,
         "reservations.reservation": reservation, "locallists.locallist": local_list,
+        "firmware.firmwarerollout": rollout,
     }
 
 
@@ -183,9 +189,10 @@ def test_custom_admin_urls_that_send_calls_need_the_permission(samples, clients)
 
 def test_forms_that_send_calls_need_the_permission(samples, clients):
     refused, allowed = clients
-    # A reservation is made by sending ReserveNow.
-    assert refused.get(reverse("admin:reservations_reservation_add")).status_code == 403
-    assert allowed.get(reverse("admin:reservations_reservation_add")).status_code == 200
+    # A reservation is made by sending ReserveNow; a rollout starts by sending its canary wave.
+    for name in ("admin:reservations_reservation_add", "admin:firmware_firmwarerollout_add"):
+        assert refused.get(reverse(name)).status_code == 403
+        assert allowed.get(reverse(name)).status_code == 200
     # Accepting a connected station asks it to boot again: without the permission, the registration
     # is read-only on the station's form.
     url = reverse("admin:stations_chargestation_change", args=["CP-PERM"])
