@@ -104,6 +104,7 @@ def create_fixtures(count: int) -> Fixtures:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
+    from csms.testing import grant_send_calls
     from stations.models import ChargeStation
     from transactions.models import IdTag
 
@@ -115,6 +116,7 @@ def create_fixtures(count: int) -> Fixtures:
     IdTag.objects.bulk_create([IdTag(id_tag=tag, max_active_transactions=1) for tag in id_tags], batch_size=500)
     username = f"bench-{run_id.lower()}"
     user = get_user_model().objects.create_user(username=username, is_staff=True)
+    grant_send_calls(user)  # the probe's Calls, like any API user's, need the permission to send them
     token = Token.objects.create(user=user)
     return Fixtures(run_id, station_ids, id_tags, warmup_id, token.key, username)
 
