@@ -453,6 +453,8 @@ class FirmwareRolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
                              viewsets.GenericViewSet):
     """Firmware rollouts: waves that must succeed one after the other, halting on failures."""
 
+    permission_classes = SENDING_VIEW_PERMISSIONS
+    call_actions = {"create", "resume", "retry_failed"}  # pausing and cancelling send nothing
     queryset = FirmwareRollout.objects.none()
     serializer_class = RolloutSerializer
     filterset_class = RolloutFilter

@@ -62,7 +62,7 @@ async def test_a_rollout_halts_on_a_failing_wave_and_resumes_after_a_fix(node, a
     ids = [f"RO-{uuid.uuid4().hex[:6]}-{n}" for n in range(6)]
     for station_id in ids:
         await db(make_station)(station_id)
-    canary, second, third, late = ids[:1], ids[1:3], ids[3:5], ids[5]
+    second, third, late = ids[1:3], ids[3:5], ids[5]  # ids[0] is the canary
     async with contextlib.AsyncExitStack() as stack:
         cps = {}
         for station_id in ids[:5]:  # the last one stays offline for now

@@ -20,7 +20,7 @@ from django.utils import timezone
 from certificates.models import CertificateRequest
 from csms.ocpp.models import Call
 from csms.testing import Api
-from firmware.models import FirmwareUpdate
+from firmware.models import Firmware, FirmwareRollout, FirmwareUpdate
 from reservations.models import Reservation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,6 +35,11 @@ SENDS_NO_CALL = {
     "StationLocalListView.patch",  # chooses the tags; the sync sends
     "FirmwareUpdateViewSet.cancel",  # only what was not sent yet
     "CertificateRequestCancelView.post",
+    "FirmwareViewSet.create",  # stores a file
+    "FirmwareRolloutViewSet.pause", "FirmwareRolloutViewSet.cancel",  # hold back what was not sent
+    "TariffViewSet.create", "TariffViewSet.partial_update", "TariffViewSet.destroy",
+    "WebhookEndpointViewSet.create", "WebhookEndpointViewSet.partial_update", "WebhookEndpointViewSet.destroy",
+    "WebhookEndpointViewSet.ping", "WebhookEndpointViewSet.redeliver",
 }
 
 
@@ -74,6 +79,9 @@ def partner_setup(node, make_station):
                                                    expiry_date=timezone.now() + timedelta(hours=1)).pk,
         "firmware-updates": FirmwareUpdate.objects.create(location="https://fw.example.com/a.bin",
                                                           retrieve_date=timezone.now(), partner=partner).pk,
+        "firmware-rollouts": FirmwareRollout.objects.create(
+            firmware=Firmware.objects.create(name="fw", external_location="https://fw.example.com/b.bin"),
+            partner=partner, state="halted").pk,
     }
     user = token.user
     permission = Permission.objects.get(content_type__app_label="ocpp", codename="add_call")
@@ -92,7 +100,7 @@ def url_of(route: str, samples: dict, station_id: str) -> str:
     def value(match: re.Match) -> str:
         if match["name"] == "station_id":
             return station_id
-        collection = next((c for c in ("certificate-requests", "reservations", "firmware-updates")
+        collection = next((c for c in ("certificate-requests", "reservations", "firmware-updates", "firmware-rollouts")
                            if route[:match.start()].endswith(f"{c}/")), None)
         assert collection, f"{route}: teach this test a sample for {match['name']}"
         return str(samples[collection])
@@ -105,7 +113,7 @@ def test_the_enumeration_finds_every_kind_of_endpoint():
     assert {"StationCallsView.post", "ReservationViewSet.create", "ReservationViewSet.cancel",
             "FirmwareUpdateViewSet.create", "FirmwareUpdateViewSet.retry", "StationDiagnosticsView.post",
             "StationLocalListSyncView.post", "StationChargingProfilesView.post", "StationCertificateTriggerView.post",
-            "CertificateRequestSignView.post"} <= keys
+            "CertificateRequestSignView.post", "FirmwareRolloutViewSet.create", "FirmwareRolloutViewSet.resume"} <= keys
     assert SENDS_NO_CALL <= keys
 
 
