@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     # After transactions: its receivers price a stopped transaction before webhooks describe it.
     "tariffs",
     "webhooks",
+    # Roaming, CPO side: after tariffs and webhooks (it reads their data, never the reverse).
+    "ocpi",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +210,9 @@ CELERY_BEAT_SCHEDULE = {
     # Every 30 s so that each running transaction gets its (at most one a minute) update on time.
     "publish-transaction-updates": {"task": "webhooks.tasks.publish_transaction_updates", "schedule": 30.0},
     "prune-webhook-deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 86400.0},
+    # OCPI: running sessions' updates (at most one a minute each) and command timeouts.
+    "ocpi-periodic": {"task": "ocpi.tasks.run_periodic", "schedule": 15.0},
+    "prune-ocpi-pushes": {"task": "ocpi.tasks.prune_pushes", "schedule": 86400.0},
     "prune-failed-authentications": {"task": "stations.tasks.prune_failed_authentications", "schedule": 86400.0},
     "watch-certificate-expiry": {"task": "certificates.tasks.watch_certificate_expiry", "schedule": 3600.0},
     # Waves of firmware rollouts: decided and started here, and sooner on the reports that decide them.
@@ -220,6 +225,7 @@ if not CELERY_TASK_ALWAYS_EAGER:
     # run on the station path's database threads.
     CELERY_BEAT_SCHEDULE["send-due-webhook-deliveries"] = {
         "task": "webhooks.tasks.send_due_deliveries", "schedule": 5.0}
+    CELERY_BEAT_SCHEDULE["send-due-ocpi-pushes"] = {"task": "ocpi.tasks.send_due_pushes", "schedule": 5.0}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -387,6 +393,28 @@ CSMS_WEBHOOK_TIMEOUT = env_float("CSMS_WEBHOOK_TIMEOUT", 10)
 CSMS_WEBHOOK_RETRY_SECONDS = env_float("CSMS_WEBHOOK_RETRY_SECONDS", 15)
 CSMS_WEBHOOK_RETRY_HOURS = env_float("CSMS_WEBHOOK_RETRY_HOURS", 24)
 CSMS_WEBHOOK_RETENTION_DAYS = env_int("CSMS_WEBHOOK_RETENTION_DAYS", 30)
+
+
+# OCPI 2.2.1, CPO side (docs/adr/0160-ocpi-partners-and-transport.md): who we are to roaming
+# partners, where they reach us (empty: CSMS_PUBLIC_URL), how long a partner has to answer, how
+# pushes are retried and kept, how long a command waits for the station.
+CSMS_OCPI_COUNTRY_CODE = env_str("CSMS_OCPI_COUNTRY_CODE", "NL").upper()
+CSMS_OCPI_PARTY_ID = env_str("CSMS_OCPI_PARTY_ID", "CSM").upper()
+CSMS_OCPI_BUSINESS_NAME = env_str("CSMS_OCPI_BUSINESS_NAME", "CSMS")
+CSMS_OCPI_BUSINESS_WEBSITE = env_str("CSMS_OCPI_BUSINESS_WEBSITE")
+CSMS_OCPI_BASE_URL = env_str("CSMS_OCPI_BASE_URL").rstrip("/")
+CSMS_OCPI_TIMEOUT = env_float("CSMS_OCPI_TIMEOUT", 10)
+CSMS_OCPI_RETRY_SECONDS = env_float("CSMS_OCPI_RETRY_SECONDS", 15)
+CSMS_OCPI_PUSH_RETRY_HOURS = env_float("CSMS_OCPI_PUSH_RETRY_HOURS", 24)
+CSMS_OCPI_PUSH_RETENTION_DAYS = env_int("CSMS_OCPI_PUSH_RETENTION_DAYS", 30)
+CSMS_OCPI_COMMAND_TIMEOUT = env_float("CSMS_OCPI_COMMAND_TIMEOUT", 60)
+# Real-time authorization of a token at a station: how long the station's Authorize waits for the
+# partner, and what an unanswered question means ("reject": Invalid; "accept": as last pushed).
+CSMS_OCPI_AUTH_TIMEOUT = env_float("CSMS_OCPI_AUTH_TIMEOUT", 5)
+CSMS_OCPI_AUTH_FALLBACK = env_str("CSMS_OCPI_AUTH_FALLBACK", "reject")
+# How long a real-time answer stands for the same token (seconds).
+CSMS_OCPI_AUTH_CACHE_SECONDS = env_int("CSMS_OCPI_AUTH_CACHE_SECONDS", 300)
+CSMS_OCPI_DEFAULT_CURRENCY = env_str("CSMS_OCPI_DEFAULT_CURRENCY", "EUR").upper()
 
 
 def env_port_range(name: str) -> list[int] | None:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", json_not_found),
+    path("ocpi/", include("ocpi.urls")),
     path("", include("firmware.urls")),
     path("", include("stations.urls")),
 ]

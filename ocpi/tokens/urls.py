@@ -1,0 +1,3 @@
+"""OCPI tokens module routes (under /ocpi/2.2.1/tokens)."""
+
+urlpatterns: list = []

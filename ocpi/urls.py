@@ -1,0 +1,15 @@
+"""Every OCPI route: /ocpi/versions, /ocpi/2.2.1 and one prefix per module."""
+
+from django.urls import include, path
+
+from . import views
+from .transport import VERSION
+
+MODULES = ["locations", "sessions", "cdrs", "tariffs", "tokens", "commands"]
+
+urlpatterns = [
+    path("versions", views.versions, name="ocpi-versions"),
+    path(f"{VERSION}", views.version_details, name="ocpi-version-details"),
+    path(f"{VERSION}/credentials", views.credentials_endpoint, name="ocpi-credentials"),
+    *(path(f"{VERSION}/{module}", include(f"ocpi.{module}.urls")) for module in MODULES),
+]
