@@ -1,6 +1,6 @@
 """Every OCPI route: /ocpi/versions, /ocpi/2.2.1 and one prefix per module."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import views
 from .transport import VERSION
@@ -12,4 +12,6 @@ urlpatterns = [
     path(f"{VERSION}", views.version_details, name="ocpi-version-details"),
     path(f"{VERSION}/credentials", views.credentials_endpoint, name="ocpi-credentials"),
     *(path(f"{VERSION}/{module}", include(f"ocpi.{module}.urls")) for module in MODULES),
+    # Anything else under /ocpi/ is answered in the envelope too (404, after the token check).
+    re_path(r"^(?P<rest>.*)$", views.not_found),
 ]

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 
 from . import credentials
-from .transport import json_body, ocpi_view, public_base_url
+from .transport import CLIENT_ERROR, OcpiError, json_body, ocpi_view, public_base_url
 
 
 @ocpi_view(methods=["GET"], token_a=True)
@@ -27,3 +27,8 @@ def credentials_endpoint(request: HttpRequest):
         return None
     return credentials.registration_accept(partner=partner, body=json_body(request), update=request.method == "PUT",
                                           base_url=public_base_url(request))
+
+
+@ocpi_view(methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(request: HttpRequest, rest: str = ""):
+    raise OcpiError(CLIENT_ERROR, f"no OCPI endpoint at {request.path}", http_status=404)
