@@ -331,6 +331,8 @@ def test_admin_form_without_the_new_fields_keeps_the_connectors(admin_client):
 
 
 def test_admin_adds_a_station_with_its_location(admin_client):
+    page = admin_client.get(reverse("admin:stations_chargestation_add")).content.decode()
+    assert "Location (roaming)" in page and "connectors-TOTAL_FORMS" in page
     form = station_form(city="Gent", country="BEL", latitude="51.05", longitude="3.73", time_zone="Europe/Brussels")
     form["id"] = "CP-LOC-ADD"
     response = admin_client.post(reverse("admin:stations_chargestation_add"), form)
