@@ -38,7 +38,8 @@ from console.selectors import station_power_now, station_power_series
 
 from . import services
 from .admin_actions import ACCEPT_REGISTRATION, REJECT_REGISTRATION, STATION_CALL_ACTIONS
-from .forms import ChargeStationAdminForm
+from .forms import ChargeStationAdminForm, ConnectorAdminForm, ConnectorFormSet
+from .location import CONNECTOR_SPEC_FIELDS
 from .models import (
     FailedAuthentication,
     ChargeStation,
@@ -99,10 +100,43 @@ class FaultedFilter(admin.SimpleListFilter):
         return queryset.filter(connectors__status="Faulted").distinct() if self.value() == "1" else queryset
 
 
+class ConnectorInline(admin.TabularInline):
+    """What each connector is (for roaming partners); its state stays the station's to report. A
+    connector the station has not reported yet may be added (numbered from 1), never removed here."""
+
+    model = Connector
+    form = ConnectorAdminForm
+    formset = ConnectorFormSet
+    fields = ["connector_id", "reported_status", *CONNECTOR_SPEC_FIELDS]
+    readonly_fields = ["reported_status"]
+    extra = 0
+    can_delete = False
+    verbose_name = "connector"
+    verbose_name_plural = "Connectors (what they are, for roaming)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(connector_id__gte=1)
+
+    @admin.display(description="status")
+    def reported_status(self, connector):
+        return connector_badge(connector.status, connector.error_code) if connector.pk else "—"
+
+    # Whoever may change the station describes its connectors (Connector rows are otherwise read-only).
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("stations.change_chargestation")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("stations.change_chargestation")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ChargeStation)
 class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAdmin):
     form = ChargeStationAdminForm
     object_actions = STATION_CALL_ACTIONS
+    inlines = [ConnectorInline]
     own_actions = [admin_action(action) for action in [*STATION_CALL_ACTIONS, ACCEPT_REGISTRATION, REJECT_REGISTRATION]]
 
     @property
@@ -128,6 +162,13 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         ("Security", {"fields": ["security_profile", "password", "generate_password", "clear_password",
                                  "password_set"]}),
         ("File transfers", {"fields": ["file_transfer_protocol"]}),
+        ("Location (roaming)", {
+            "fields": ["publish", "location_name", "address", "postal_code", "city", "state", "country",
+                       ("latitude", "longitude"), "time_zone", "parking_type", "facilities", "capabilities",
+                       "opening_hours", "physical_reference"],
+            "description": "Where the station is, as roaming partners see it (OCPI Locations). A station is "
+                           "published only with an address, city, country, coordinates and time zone.",
+        }),
     ]
     state_fieldsets = [
         ("Connection", {"fields": ["online", "node", "connected_at", "disconnected_at", "last_seen",
@@ -199,7 +240,7 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
         # The form has copied its values onto obj; the services write them (read-only fields keep theirs).
         values = {"description": obj.description, "partner": obj.partner, "security_profile": obj.security_profile,
                   "registration_status": obj.registration_status, "password": form.password_change(),
-                  "file_transfer_protocol": obj.file_transfer_protocol}
+                  "file_transfer_protocol": obj.file_transfer_protocol, "location": form.location_values()}
         if form.generated_password:
             self.message_user(request, format_html(
                 "The password generated for {} is <code>{}</code>: set it as the station's AuthorizationKey now; it is "
@@ -214,6 +255,17 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
             self.message_user(request, format_html("Accepted: asked {} to boot again ({}).", obj.pk,
                                                    call_link(trigger.pk, f"TriggerMessage #{trigger.pk}")),
                               messages.SUCCESS)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Connector:
+            return super().save_formset(request, form, formset, change)
+        for connector_form in formset.forms:
+            if connector_form.has_changed() and connector_form.cleaned_data:
+                cleaned = connector_form.cleaned_data
+                connector_id = connector_form.instance.connector_id if connector_form.instance.pk else cleaned["connector_id"]
+                services.connector_specs_set(station=form.instance, connector_id=connector_id,
+                                             values={name: cleaned.get(name) for name in CONNECTOR_SPEC_FIELDS})
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         services.station_delete(station=obj)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from csms.api.calls import CallSerializer, respond_with_call
 from csms.api.permissions import SENDING_VIEW_PERMISSIONS
 from csms.api.waiting import parse_wait
-from csms.errors import Forbidden
+from csms.errors import Forbidden, Invalid
 from csms.ocpp import calls
 from csms.ocpp.models import Call
 from csms.ocpp.permissions import require_send_calls
@@ -22,6 +22,7 @@ from tariffs.selectors import station_tariff_id
 from tariffs.services import tariff_assign
 
 from . import services
+from .location import CONNECTOR_SPEC_FIELDS, STATION_LOCATION_FIELDS
 from .models import (
     ChargeStation,
     ConfigurationKey,
@@ -37,9 +38,17 @@ from .selectors import station_for, stations_visible_to
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
+    """A connector as it reports itself (read-only) and what it is (standard, format... staff set them
+    through the station's `connectors`: only the connectors listed change, and a connector the
+    station has not reported yet is added)."""
+
     class Meta:
         model = Connector
-        fields = ["connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code", "status_timestamp", "updated_at"]
+        fields = ["connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code", "status_timestamp",
+                  "updated_at", *CONNECTOR_SPEC_FIELDS]
+        read_only_fields = ["status", "error_code", "info", "vendor_id", "vendor_error_code", "status_timestamp",
+                            "updated_at"]
+        extra_kwargs = {"connector_id": {"min_value": 1}}
 
 
 class StationTariffField(serializers.PrimaryKeyRelatedField):
@@ -62,7 +71,7 @@ class StationSerializer(serializers.ModelSerializer):
         help_text=f"{services.PASSWORD_RULE} \"{services.GENERATE_PASSWORD}\": the CSMS generates a strong one and "
                   "answers it once, in this field of the response. Empty removes it (profiles 0 and 3).")
     partner = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    connectors = ConnectorSerializer(many=True, read_only=True)
+    connectors = ConnectorSerializer(many=True, required=False)
     registration_status = serializers.ChoiceField(choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
     security_profile = serializers.IntegerField(min_value=0, max_value=3, default=0)
 
@@ -73,7 +82,7 @@ class StationSerializer(serializers.ModelSerializer):
             "file_transfer_protocol", "online", "node", "last_seen", "connected_at", "disconnected_at",
             "vendor", "model", "serial_number", "charge_box_serial_number", "firmware_version",
             "iccid", "imsi", "meter_type", "meter_serial_number", "last_boot_at", "last_heartbeat",
-            "reset_required", "connectors", "tariff", "created_at", "updated_at",
+            "reset_required", "connectors", "tariff", *STATION_LOCATION_FIELDS, "created_at", "updated_at",
         ]
         read_only_fields = [
             "online", "node", "last_seen", "connected_at", "disconnected_at", "vendor", "model", "serial_number",
@@ -93,12 +102,41 @@ class StationSerializer(serializers.ModelSerializer):
             raise Forbidden("Only staff choose a station's tariff.")
         return value
 
+    def validate(self, attrs):
+        # Where a station is and what its connectors are is published to roaming partners: staff set it.
+        roaming = [name for name in (*STATION_LOCATION_FIELDS, "connectors") if name in attrs]
+        if roaming and not is_staff(self.context["request"].user):
+            raise Forbidden(f"Only staff set a station's location and connectors ({', '.join(roaming)}).")
+        for item in attrs.get("connectors", []):
+            if "connector_id" not in item:
+                raise Invalid("connectors: each entry names its connector_id", details={"field": "connectors"})
+        return attrs
+
+    @staticmethod
+    def _roaming_data(validated_data: dict) -> tuple[dict, list[dict]]:
+        location = {name: validated_data.pop(name) for name in STATION_LOCATION_FIELDS if name in validated_data}
+        return location, validated_data.pop("connectors", [])
+
+    @staticmethod
+    def _connectors_set(station, connectors: list[dict]) -> None:
+        for item in connectors:
+            values = dict(item)
+            connector_id = values.pop("connector_id")
+            try:
+                services.connector_specs_set(station=station, connector_id=connector_id, values=values)
+            except Invalid as exc:
+                raise Invalid(f"connector {connector_id}: {exc.message}", details={
+                    "field": f"connectors.{exc.details.get('field', '')}".rstrip("."), "connector_id": connector_id})
+
     @transaction.atomic
     def create(self, validated_data):
         tariff = validated_data.pop("tariff", None)
+        location, connectors = self._roaming_data(validated_data)
         generated = self._generate_password(validated_data)
         station = services.station_create(charge_box_id=validated_data.pop("id"),
-                                          partner=partner_of(self.context["request"].user), **validated_data)
+                                          partner=partner_of(self.context["request"].user), location=location,
+                                          **validated_data)
+        self._connectors_set(station, connectors)
         if tariff is not None:
             tariff_assign(tariff=tariff, station_id=station.pk)
         station.generated_password = generated
@@ -112,9 +150,11 @@ class StationSerializer(serializers.ModelSerializer):
             require_send_calls(request.user, instance)
         choose_tariff = "tariff" in validated_data
         tariff = validated_data.pop("tariff", None)
+        location, connectors = self._roaming_data(validated_data)
         generated = self._generate_password(validated_data)
-        station = services.station_update(station=instance, **validated_data, requested_by=request.user,
-                                          source="api").station
+        station = services.station_update(station=instance, **validated_data, location=location,
+                                          requested_by=request.user, source="api").station
+        self._connectors_set(station, connectors)
         if choose_tariff:
             tariff_assign(tariff=tariff, station_id=station.pk)
         station.generated_password = generated

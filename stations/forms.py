@@ -12,7 +12,15 @@ from transactions.selectors import id_tag_warnings
 
 from . import services
 from .configuration import STANDARD_KEYS
-from .models import ChargeStation
+from .location import (
+    CAPABILITIES,
+    CONNECTOR_SPEC_FIELDS,
+    FACILITIES,
+    STATION_LOCATION_FIELDS,
+    connector_spec_clean,
+    station_location_clean,
+)
+from .models import ChargeStation, Connector
 from .rules import configuration_change_validate, connector_validate, connectors_described
 from .selectors import station_configuration_keys, station_connector_ids
 
@@ -43,6 +51,12 @@ class ChargeStationAdminForm(forms.ModelForm):
     clear_password = forms.BooleanField(
         label="Remove the password", required=False, help_text="Only for stations on security profile 0 or 3."
     )
+    facilities = forms.MultipleChoiceField(
+        required=False, choices=[(value, value.replace("_", " ").lower()) for value in FACILITIES],
+        widget=forms.CheckboxSelectMultiple, help_text="What the location is at or next to (OCPI Facility).")
+    capabilities = forms.MultipleChoiceField(
+        required=False, choices=[(value, value.replace("_", " ").lower()) for value in CAPABILITIES],
+        widget=forms.CheckboxSelectMultiple, help_text="What its EVSEs can do (OCPI Capability).")
 
     class Meta:
         model = ChargeStation
@@ -76,7 +90,24 @@ class ChargeStationAdminForm(forms.ModelForm):
                                       password=self.password_change())
         except Invalid as exc:
             self.add_error(exc.details.get("field"), exc.message)
+        self._location_check(cleaned)
         return cleaned
+
+    def _location_check(self, cleaned: dict) -> None:
+        """The services' location rules (stations.location), each refusal on its field."""
+        values = {name: cleaned[name] for name in STATION_LOCATION_FIELDS if name in cleaned}
+        current = {name: getattr(self.instance, name) for name in STATION_LOCATION_FIELDS}
+        coordinates = {name: values.pop(name) for name in ("latitude", "longitude") if name in values}
+        for given in [*({name: value} for name, value in values.items()), coordinates]:
+            try:
+                station_location_clean(given, current=current)
+            except Invalid as exc:
+                field = exc.details.get("field")
+                self.add_error(field if field in self.fields else None, exc.message)
+
+    def location_values(self) -> dict:
+        """The location fields as station_create / station_update take them."""
+        return {name: self.cleaned_data.get(name) for name in STATION_LOCATION_FIELDS if name in self.cleaned_data}
 
     generated_password: str | None = None
 
@@ -85,6 +116,43 @@ class ChargeStationAdminForm(forms.ModelForm):
         if self.cleaned_data.get("clear_password"):
             return ""
         return self.generated_password or self.cleaned_data.get("password") or None
+
+
+class ConnectorAdminForm(forms.ModelForm):
+    """What a connector is, on the station's page; ChargeStationAdmin.save_formset writes it through
+    stations.services.connector_specs_set. Reported connectors keep their number."""
+
+    class Meta:
+        model = Connector
+        fields = ["connector_id", *CONNECTOR_SPEC_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["connector_id"].disabled = True
+        self.fields["connector_id"].min_value = 1
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("connector_id") == 0:
+            self.add_error("connector_id", "Connector 0 is the whole station: connectors are numbered from 1.")
+        try:
+            connector_spec_clean({name: cleaned.get(name) for name in CONNECTOR_SPEC_FIELDS})
+        except Invalid as exc:
+            self.add_error(exc.details.get("field"), exc.message)
+        return cleaned
+
+
+class ConnectorFormSet(forms.BaseInlineFormSet):
+    """A station form posted without the connectors (a script written before they were on the page)
+    changes none of them."""
+
+    def __init__(self, data=None, *args, prefix=None, **kwargs):
+        name = prefix or self.get_default_prefix()
+        if data is not None and f"{name}-TOTAL_FORMS" not in data:
+            data = data.copy()
+            data.update({f"{name}-TOTAL_FORMS": "0", f"{name}-INITIAL_FORMS": "0"})
+        super().__init__(data, *args, prefix=prefix, **kwargs)
 
 
 # --- Parameters of the Calls an operator sends ----------------------------------------------------

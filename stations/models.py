@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from csms.ocpp.models import Direction
 
+from .location import ConnectorFormat, ConnectorStandard, ParkingType, PowerType
+
 
 class RegistrationStatus(models.TextChoices):
     ACCEPTED = "Accepted"
@@ -68,6 +70,34 @@ class ChargeStation(models.Model):
     # Set when a ChangeConfiguration answered RebootRequired; cleared by the next boot.
     reset_required = models.BooleanField(default=False)
 
+    # Where the station is, for roaming partners (OCPI Location; stations.location checks it).
+    location_name = models.CharField("location name", max_length=255, blank=True,
+                                     help_text="The name drivers see (e.g. \"Gent Zuid\").")
+    address = models.CharField(max_length=255, blank=True, help_text="Street and house number.")
+    city = models.CharField(max_length=45, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    state = models.CharField("state or province", max_length=45, blank=True)
+    country = models.CharField(max_length=3, blank=True, help_text="ISO 3166-1 alpha-3, e.g. BEL, NLD, DEU.")
+    latitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True,
+                                   help_text="WGS 84 degrees, -90 to 90; with the longitude.")
+    longitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True,
+                                    help_text="WGS 84 degrees, -180 to 180; with the latitude.")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA time zone, e.g. Europe/Brussels.")
+    opening_hours = models.JSONField(
+        null=True, blank=True,
+        help_text="Empty: open 24/7. Otherwise OCPI Hours: {\"twentyfourseven\": false, \"regular_hours\": "
+                  "[{\"weekday\": 1, \"period_begin\": \"08:00\", \"period_end\": \"20:00\"}], "
+                  "\"exceptional_openings\": [], \"exceptional_closings\": []}.")
+    parking_type = models.CharField(max_length=20, choices=ParkingType.choices, blank=True)
+    facilities = models.JSONField(default=list, blank=True,
+                                  help_text="OCPI Facility values, e.g. [\"SUPERMARKET\", \"WIFI\"].")
+    capabilities = models.JSONField(default=list, blank=True,
+                                    help_text="OCPI Capability values of its EVSEs, e.g. [\"RFID_READER\", "
+                                              "\"REMOTE_START_STOP_CAPABLE\"].")
+    publish = models.BooleanField(default=True, help_text="Shown to roaming partners that see all public stations.")
+    physical_reference = models.CharField(max_length=16, blank=True,
+                                          help_text="What is printed on the station for drivers to name it.")
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -123,6 +153,15 @@ class Connector(models.Model):
     availability = models.CharField(max_length=12, blank=True, choices=[("Operative", "Operative"), ("Inoperative", "Inoperative")])
     availability_status = models.CharField(max_length=10, blank=True)
     availability_requested_at = models.DateTimeField(null=True, blank=True)
+
+    # What the connector is (set by the operator; connector_id >= 1), for roaming partners (OCPI Connector).
+    standard = models.CharField(max_length=24, choices=ConnectorStandard.choices, blank=True)
+    format = models.CharField(max_length=6, choices=ConnectorFormat.choices, blank=True)
+    power_type = models.CharField(max_length=16, choices=PowerType.choices, blank=True)
+    max_voltage = models.PositiveIntegerField(null=True, blank=True, help_text="V (line to neutral for three-phase AC).")
+    max_amperage = models.PositiveIntegerField(null=True, blank=True, help_text="A.")
+    max_electric_power = models.PositiveIntegerField(null=True, blank=True,
+                                                     help_text="W, when lower than voltage and amperage give.")
 
     class Meta:
         ordering = ["station_id", "connector_id"]

@@ -35,6 +35,7 @@ from .hooks import (
     station_connected,
     station_disconnected,
 )
+from .location import STATION_LOCATION_FIELDS, connector_spec_clean, station_location_clean
 from .models import (
     CRITICAL_SECURITY_EVENTS,
     ChargeStation,
@@ -364,7 +365,9 @@ def station_create(
     security_profile: int = 0,
     password: str | None = None,
     file_transfer_protocol: str = FileTransferProtocol.HTTP,
+    location: dict | None = None,
 ) -> ChargeStation:
+    """`location`: where the station is, for roaming (stations.location.STATION_LOCATION_FIELDS)."""
     if not charge_box_id_valid(charge_box_id):
         raise Invalid(CHARGE_BOX_ID_RULE, details={"field": "id"})
     if ChargeStation.objects.filter(pk=charge_box_id).exists():
@@ -375,6 +378,7 @@ def station_create(
     station = ChargeStation(id=charge_box_id, description=description, partner=partner,
                             registration_status=registration_status, security_profile=security_profile,
                             file_transfer_protocol=file_transfer_protocol)
+    _location_apply(station, location or {})
     station.set_password(password)
     station.save(force_insert=True)
     return station
@@ -396,6 +400,7 @@ def station_update(
     security_profile: int | None = None,
     password: str | None = None,
     file_transfer_protocol: str | None = None,
+    location: dict | None = None,
     requested_by=None,
     source: str = "system",
 ) -> StationUpdated:
@@ -404,7 +409,7 @@ def station_update(
     `password`: None keeps it, "" removes it. A new registration status goes through
     station_accept / station_reject, so that accepting a connected station here asks it to boot
     again exactly as the "Accept registration" action does. The consumer holding the station
-    reloads it after commit.
+    reloads it after commit. `location` holds the location fields to change (the others stay).
     """
     # The stored row, not the caller's instance: a form may already have copied its values onto it.
     stored = ChargeStation.objects.select_for_update().get(pk=station.pk)
@@ -419,6 +424,7 @@ def station_update(
         stored.description = description
     if partner is not KEEP:
         stored.partner = partner
+    _location_apply(stored, location or {})
     stored.security_profile = profile
     if password is not None:
         stored.set_password(password)
@@ -433,6 +439,32 @@ def station_update(
     else:
         station_registration_set(station=stored, status=registration_status)
     return StationUpdated(stored, trigger)
+
+
+def _location_apply(station: ChargeStation, values: dict) -> None:
+    """Check the given location fields (Invalid naming the field) and set them on `station`."""
+    current = {name: getattr(station, name) for name in STATION_LOCATION_FIELDS}
+    for name, value in station_location_clean(values, current=current).items():
+        setattr(station, name, value)
+
+
+@transaction.atomic
+def connector_specs_set(*, station: ChargeStation, connector_id: int, values: dict) -> Connector:
+    """Set what a connector is (stations.location.CONNECTOR_SPEC_FIELDS; those left out stay).
+
+    The connector row is created when the station has not reported it yet: an operator may describe
+    its connectors before it first connects. Connector 0 is the station as a whole and has none.
+    """
+    if isinstance(connector_id, bool) or not isinstance(connector_id, int) or connector_id < 1:
+        raise Invalid("Only connectors 1 and above have a plug: connector 0 is the whole station.",
+                      details={"field": "connector_id"})
+    clean = connector_spec_clean(values)
+    connector, _ = Connector.objects.select_for_update().get_or_create(station_id=station.pk, connector_id=connector_id)
+    for name, value in clean.items():
+        setattr(connector, name, value)
+    connector.updated_at = timezone.now()
+    connector.save()
+    return connector
 
 
 # --- What station-initiated Calls mean ---------------------------------------------------------------
