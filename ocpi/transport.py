@@ -58,8 +58,10 @@ class OcpiError(Exception):
 
 
 def ocpi_datetime(value: datetime) -> str:
-    """OCPI DateTime: UTC, seconds, `Z`."""
-    return value.astimezone(dt_timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """An OCPI DateTime: UTC, whole seconds, `Z` (a naive value is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def envelope(data=None, *, status_code: int = SUCCESS, message: str = "") -> dict:

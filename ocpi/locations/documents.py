@@ -19,6 +19,8 @@ from typing import Iterable
 
 from django.conf import settings
 
+from ocpi.transport import ocpi_datetime  # noqa: F401  (also re-exported)
+
 # OCPP 1.6 ChargePointStatus -> OCPI EVSE Status. A connector in a session (from Preparing to
 # Finishing) is not free for another driver: CHARGING. Anything else (blank, a vendor's value): UNKNOWN.
 EVSE_STATUS = {
@@ -61,13 +63,6 @@ OPERATOR_NAME_LENGTH = 100
 
 class NotPublishable(ValueError):
     """The station lacks what every OCPI Location must carry (publish_problems says what)."""
-
-
-def ocpi_datetime(moment: datetime) -> str:
-    """An OCPI DateTime: UTC, to the second, with "Z" (a naive value is taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_cistring(value: str, max_length: int) -> bool:

@@ -15,6 +15,8 @@ from tariffs.models import TransactionCost
 from tariffs.selectors import transaction_cost
 from transactions.models import AuthorizationStatus, Transaction
 
+from ocpi.transport import ocpi_datetime  # noqa: F401  (also re-exported)
+
 ACTIVE, COMPLETED, INVALID = "ACTIVE", "COMPLETED", "INVALID"
 AUTH_REQUEST, COMMAND, WHITELIST = "AUTH_REQUEST", "COMMAND", "WHITELIST"
 AUTH_METHODS = (AUTH_REQUEST, COMMAND, WHITELIST)
@@ -23,13 +25,6 @@ VOLUME = Decimal("0.0001")
 
 
 # --- Shared helpers -----------------------------------------------------------------------------------
-
-
-def ocpi_datetime(dt: datetime) -> str:
-    """An OCPI DateTime: UTC, whole seconds, `Z` (a naive datetime is taken as UTC)."""
-    if timezone.is_naive(dt):
-        dt = dt.replace(tzinfo=dt_timezone.utc)
-    return dt.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_datetime(value: str | datetime) -> datetime:

@@ -204,7 +204,8 @@ def test_a_fully_described_station(settings):
         "max_amperage": 200, "max_electric_power": 150000, "last_updated": evse_2["connectors"][0]["last_updated"]}]
 
 
-def test_connectors_nobody_described_get_the_defaults():
+def test_connectors_nobody_described_get_the_defaults(settings):
+    settings.CSMS_OCPI_BUSINESS_NAME = ""
     document = document_of(make_station("CP2"))
     check_location(document)
     (connector,) = document["evses"][0]["connectors"]
