@@ -383,7 +383,7 @@ CSMS_DIAGNOSTICS_UPLOAD_DAYS = env_int("CSMS_DIAGNOSTICS_UPLOAD_DAYS", 7)
 CSMS_DIAGNOSTICS_RETENTION_DAYS = env_int("CSMS_DIAGNOSTICS_RETENTION_DAYS", 90)
 
 # tariffs: the time zone that tariff restrictions (times of day, dates, weekdays) are read in (an IANA
-# name); OCPI reads them in the location's local time.
+# name) for stations without a time zone of their own; OCPI reads them in the location's local time.
 CSMS_TARIFF_TIME_ZONE = env_str("CSMS_TARIFF_TIME_ZONE", "UTC")
 
 # webhooks (docs/adr/0102-webhooks.md): seconds a receiver has to answer; the first retry's delay

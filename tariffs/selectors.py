@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import connection
@@ -34,9 +34,23 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def tariff_zone() -> ZoneInfo:
-    """The time zone tariff restrictions (times of day, dates, weekdays) are read in."""
+def tariff_zone(station_zone: str = "") -> ZoneInfo:
+    """The time zone tariff restrictions (times of day, dates, weekdays) are read in: the station's own
+    (OCPI reads them in the location's local time), else CSMS_TARIFF_TIME_ZONE."""
+    if station_zone:
+        try:
+            return _zone(station_zone)
+        except (ZoneInfoNotFoundError, ValueError):  # validated on save; an older row may hold anything
+            pass
     return _zone(settings.CSMS_TARIFF_TIME_ZONE)
+
+
+def transaction_zone(transaction: Transaction) -> ZoneInfo:
+    """The time zone a transaction's tariff is read in (its station's)."""
+    station = transaction.station if "station" in transaction._state.fields_cache else None
+    zone = station.time_zone if station is not None else (
+        ChargeStation.objects.filter(pk=transaction.station_id).values_list("time_zone", flat=True).first())
+    return tariff_zone(zone or "")
 
 
 # --- The OCPI document of a tariff -------------------------------------------------------------------
@@ -291,12 +305,12 @@ def transaction_cost(transaction: Transaction, *, now: datetime | None = None) -
 
 
 def running_cost(transaction: Transaction, document: dict, *, now: datetime | None = None) -> Cost:
-    return cost_compute(document, usage_so_far(transaction, now or timezone.now()), tariff_zone())
+    return cost_compute(document, usage_so_far(transaction, now or timezone.now()), transaction_zone(transaction))
 
 
 def transactions_with_cost(queryset):
     """Transactions with what their cost is read from, in the same query."""
-    return queryset.select_related("cost_record", "cost_record__tariff_version")
+    return queryset.select_related("cost_record", "cost_record__tariff_version", "station")
 
 
 # --- Charge detail records -----------------------------------------------------------------------------

@@ -310,7 +310,7 @@ def transaction_price(*, transaction: Transaction) -> TransactionCost:
     record.duration_s = seconds(usage.end - usage.start)
     record.parking_s = usage.parked_s
     if document is not None:
-        cost = cost_compute(document, usage, selectors.tariff_zone())
+        cost = cost_compute(document, usage, selectors.transaction_zone(transaction))
         record.currency = cost.currency
         record.cost_excl_vat, record.cost_incl_vat = cost.excl_vat, cost.incl_vat
         record.breakdown = cost.as_dict()

@@ -207,3 +207,29 @@ async def test_parking_time_from_the_connector_states_and_the_cdr_export(node, a
     bad = await db(api.get)("/api/v1/transactions/cdrs/?format=csv&stopped_after=yesterday")
     assert bad.status_code == 400 and bad.headers["Content-Type"].startswith("application/json")
     assert "detail" in bad.json()
+
+
+# A night rate from 22:00 to 06:00 local time, and a day rate otherwise.
+NIGHT_AND_DAY = {
+    "name": "Night and day", "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}],
+         "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+        {"price_components": [{"type": "ENERGY", "price": 0.40, "step_size": 1}]}],
+}
+
+
+@pytest.mark.parametrize("zone, price", [("", 0.40), ("Asia/Tokyo", 0.10)])
+async def test_times_of_day_are_read_in_the_station_time_zone(node, api, make_station, make_id_tag, zone, price):
+    # 14:00 UTC is 23:00 in Tokyo (night rate there); in UTC (the default) it is day.
+    station = await db(make_station)(time_zone=zone)
+    tag = (await db(make_id_tag)()).id_tag
+    tariff = (await db(api.post)("/api/v1/tariffs/", json=NIGHT_AND_DAY)).json()
+    await db(api.patch)(f"/api/v1/stations/{station.id}/", json={"tariff": tariff["id"]})
+    async with connect_station(node, station.id, boot=True) as cp:
+        tx = (await cp.send("StartTransaction", start(tag, meter_start=0, timestamp="2024-05-01T14:00:00Z")))[
+            "transactionId"]
+        await cp.send("StopTransaction", {"transactionId": tx, "meterStop": 10000,
+                                          "timestamp": "2024-05-01T14:30:00Z"})
+    final = (await db(api.get)(f"/api/v1/transactions/{tx}/")).json()
+    assert (final["cost_excl_vat"], final["cost_final"]) == (round(10 * price, 2), True)
