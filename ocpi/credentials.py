@@ -99,8 +99,13 @@ def credentials_validate(body: dict) -> dict:
     return body
 
 
-def _main_role(roles: list[dict]) -> dict:
-    """The role we deal with: an eMSP's if it has one (a hub's otherwise, else the first)."""
+def _main_role(roles: list[dict], partner: OcpiPartner) -> dict:
+    """The role we deal with: the one with the country code and party id the operator gave the
+    partner, else an eMSP's (a hub's otherwise, else the first)."""
+    for role in roles:
+        if (role.get("country_code", "").upper(), role.get("party_id", "").upper()) == (
+                partner.country_code, partner.party_id):
+            return role
     for wanted in ("EMSP", "HUB"):
         for role in roles:
             if role.get("role") == wanted:
@@ -136,7 +141,7 @@ def platform_read(url: str, token: str) -> tuple[str, list[dict]]:
 
 
 def _store_platform(partner: OcpiPartner, *, url: str, roles: list[dict], endpoints: list[dict]) -> None:
-    role = _main_role(roles)
+    role = _main_role(roles, partner)
     partner.versions_url, partner.version, partner.endpoints, partner.roles = url, VERSION, endpoints, roles
     partner.country_code, partner.party_id = role["country_code"].upper(), role["party_id"].upper()
 
@@ -144,11 +149,30 @@ def _store_platform(partner: OcpiPartner, *, url: str, roles: list[dict], endpoi
 # --- A partner registers with us ----------------------------------------------------------------------
 
 
+def partner_ensure(*, name: str, country_code: str, party_id: str) -> OcpiPartner:
+    """The partner organisation `name` (created when missing) as an OCPI partner with this identity."""
+    from partners.models import Partner
+
+    country_code, party_id = country_code.strip().upper(), party_id.strip().upper()
+    if not (len(country_code) == 2 and country_code.isalpha()):
+        raise OcpiError(INVALID_PARAMETERS, "the country code is 2 letters (ISO 3166-1 alpha-2)")
+    if not (len(party_id) == 3 and party_id.isalnum()):
+        raise OcpiError(INVALID_PARAMETERS, "the party id is 3 letters or digits")
+    if not name.strip():
+        raise OcpiError(INVALID_PARAMETERS, "the partner needs a name")
+    with transaction.atomic():
+        partner, _ = Partner.objects.get_or_create(name=name.strip())
+        ocpi_partner, _ = OcpiPartner.objects.get_or_create(partner=partner)
+        ocpi_partner.country_code, ocpi_partner.party_id = country_code, party_id
+        ocpi_partner.save(update_fields=["country_code", "party_id", "updated_at"])
+    return ocpi_partner
+
+
 def token_a_issue(*, partner: OcpiPartner) -> str:
-    """A new token A for the partner to register with (the only time it is shown). Only for a party
-    that is not registered: a registered one updates its credentials instead."""
+    """A new token A for the partner to register with (the only time it is shown). A registered
+    partner's registration ends with it: its token stops working until it registers again."""
     if partner.state == HandshakeState.REGISTERED:
-        raise OcpiError(INVALID_PARAMETERS, "the partner is registered: unregister it first")
+        logger.info("OCPI partner %s: a new token A ends its registration", partner.pk)
     token = new_token()
     partner.incoming_token_digest, partner.incoming_token_is_a = token_digest(token), True
     partner.state, partner.last_error = HandshakeState.AWAITING_REGISTRATION, ""

@@ -163,7 +163,7 @@ class ChargeStationAdmin(ConnectionColumnMixin, AdminActionsMixin, admin.ModelAd
                                  "password_set"]}),
         ("File transfers", {"fields": ["file_transfer_protocol"]}),
         ("Location (roaming)", {
-            "fields": ["publish", "location_name", "address", "postal_code", "city", "state", "country",
+            "fields": ["ocpi_publish", "location_name", "address", "postal_code", "city", "state", "country",
                        ("latitude", "longitude"), "time_zone", "parking_type", "facilities", "capabilities",
                        "opening_hours", "physical_reference"],
             "description": "Where the station is, as roaming partners see it (OCPI Locations). A station is "

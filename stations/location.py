@@ -106,7 +106,7 @@ CAPABILITIES = (
 # What an operator sets on a station for roaming, and on a connector (connector_id >= 1).
 STATION_LOCATION_FIELDS = (
     "location_name", "address", "city", "postal_code", "state", "country", "latitude", "longitude", "time_zone",
-    "opening_hours", "parking_type", "facilities", "capabilities", "publish", "physical_reference",
+    "opening_hours", "parking_type", "facilities", "capabilities", "ocpi_publish", "physical_reference",
 )
 CONNECTOR_SPEC_FIELDS = ("standard", "format", "power_type", "max_voltage", "max_amperage", "max_electric_power")
 
@@ -294,7 +294,7 @@ def station_location_clean(values: dict, *, current: dict) -> dict:
             clean[name] = facilities_validate(value)
         elif name == "capabilities":
             clean[name] = capabilities_validate(value)
-        elif name == "publish":
+        elif name == "ocpi_publish":
             if not isinstance(value, bool):
                 _refuse(name, "true or false")
             clean[name] = value

@@ -94,7 +94,7 @@ class ChargeStation(models.Model):
     capabilities = models.JSONField(default=list, blank=True,
                                     help_text="OCPI Capability values of its EVSEs, e.g. [\"RFID_READER\", "
                                               "\"REMOTE_START_STOP_CAPABLE\"].")
-    publish = models.BooleanField(default=True, help_text="Shown to roaming partners that see all public stations.")
+    ocpi_publish = models.BooleanField("publish to roaming partners", default=True, help_text="Shown to roaming partners that see all public stations.")
     physical_reference = models.CharField(max_length=16, blank=True,
                                           help_text="What is printed on the station for drivers to name it.")
 

@@ -129,7 +129,7 @@ def publish_problems(station) -> list[str]:
 
 
 def publishable(station) -> bool:
-    """Whether the station can be sent as an OCPI Location (whatever its `publish` flag says: a
+    """Whether the station can be sent as an OCPI Location (whatever its `ocpi_publish` flag says: a
     Location with publish false is still sent, to the partners allowed to show it)."""
     return not publish_problems(station)
 
@@ -215,7 +215,7 @@ def location_document(station, connectors: Iterable, *, country_code: str, party
         "country_code": country_code.upper(),
         "party_id": party_id.upper(),
         "id": location_id(station),
-        "publish": station.publish,
+        "publish": station.ocpi_publish,
     }
     if station.location_name:
         document["name"] = station.location_name

@@ -124,3 +124,26 @@ def test_registering_with_a_partner_that_refuses_is_recorded(ocpi_node, emsp, oc
                       base_url=ocpi_node.http)
     partner.refresh_from_db()
     assert partner.state == HandshakeState.FAILED and "401" in partner.last_error
+
+
+def test_the_management_command_prints_a_token_a_that_registers(ocpi_node, emsp):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("ocpi_partner_create", "Roaming Hub", "--country-code", "nl", "--party-id", "ems", stdout=out)
+    token_a = out.getvalue().strip().splitlines()[-1]
+    partner = OcpiPartner.objects.get(partner__name="Roaming Hub")
+    assert (partner.country_code, partner.party_id, partner.state) == ("NL", "EMS", HandshakeState.AWAITING_REGISTRATION)
+    emsp.register_with(f"{ocpi_node.http}/ocpi/versions", token_a)
+    partner.refresh_from_db()
+    assert partner.state == HandshakeState.REGISTERED
+    # Run again: the same partner; the fresh token A ends the registration, and registers it again.
+    old_token = emsp.token_for_csms
+    out = StringIO()
+    call_command("ocpi_partner_create", "Roaming Hub", "--country-code", "NL", "--party-id", "EMS", stdout=out)
+    assert OcpiPartner.objects.filter(partner__name="Roaming Hub").count() == 1
+    assert emsp.get(f"{ocpi_node.http}/ocpi/versions", old_token)["_http_status"] == 401
+    emsp.register_with(f"{ocpi_node.http}/ocpi/versions", out.getvalue().strip().splitlines()[-1])
+    assert OcpiPartner.objects.get(pk=partner.pk).state == HandshakeState.REGISTERED

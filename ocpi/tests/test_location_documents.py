@@ -285,7 +285,7 @@ def test_a_station_without_what_ocpi_requires_is_not_publishable(missing):
 
 
 def test_a_station_not_published_is_still_a_valid_document():
-    document = document_of(make_station("CP-PRIVATE", publish=False))
+    document = document_of(make_station("CP-PRIVATE", ocpi_publish=False))
     check_location(document)
     assert document["publish"] is False
 

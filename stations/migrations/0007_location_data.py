@@ -72,8 +72,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='chargestation',
-            name='publish',
-            field=models.BooleanField(default=True, help_text='Shown to roaming partners that see all public stations.'),
+            name='ocpi_publish',
+            field=models.BooleanField(default=True, help_text='Shown to roaming partners that see all public stations.', verbose_name='publish to roaming partners'),
         ),
         migrations.AddField(
             model_name='chargestation',

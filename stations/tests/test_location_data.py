@@ -26,7 +26,7 @@ LOCATION = {
     "location_name": "Gent Zuid", "address": "F.Rooseveltlaan 3A", "city": "Gent", "postal_code": "9000",
     "country": "BEL", "latitude": "51.047599", "longitude": "3.729944", "time_zone": "Europe/Brussels",
     "opening_hours": HOURS, "parking_type": "ON_STREET", "facilities": ["CAFE", "WIFI"],
-    "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE"], "publish": True, "physical_reference": "P1",
+    "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE"], "ocpi_publish": True, "physical_reference": "P1",
 }
 
 
@@ -69,7 +69,7 @@ def refused_field(body: dict) -> str:
     ({"facilities": ["CAFE", "CASINO"]}, "facilities"),
     ({"facilities": "CAFE"}, "facilities"),
     ({"capabilities": ["TELEPORT"]}, "capabilities"),
-    ({"publish": "yes"}, "publish"),
+    ({"ocpi_publish": "yes"}, "ocpi_publish"),
     ({"city": "x" * 46}, "city"),
     ({"postal_code": "12345678901"}, "postal_code"),
     ({"physical_reference": "x" * 17}, "physical_reference"),
@@ -169,11 +169,11 @@ def test_api_patch_sets_location_and_connectors(api):
     assert station.facilities == ["CAFE", "WIFI"] and station.parking_type == "ON_STREET"
 
     # A partial change leaves the rest as it was; only the connectors listed change.
-    response = api.patch("/api/v1/stations/CP-LOC-API/", {"publish": False, "connectors": [
+    response = api.patch("/api/v1/stations/CP-LOC-API/", {"ocpi_publish": False, "connectors": [
         {"connector_id": 2, "max_electric_power": 100000}]}, format="json")
     assert response.status_code == 200, response.content
     station.refresh_from_db()
-    assert station.publish is False and station.city == "Gent"
+    assert station.ocpi_publish is False and station.city == "Gent"
     assert Connector.objects.get(station=station, connector_id=2).max_electric_power == 100000
     assert Connector.objects.get(station=station, connector_id=1).max_voltage == 230
 
@@ -183,7 +183,7 @@ def test_api_create_with_location(api):
                                               "connectors": [{"connector_id": 1, "standard": "CHADEMO"}]},
                         format="json")
     assert response.status_code == 201, response.content
-    assert response.json()["publish"] is True and response.json()["capabilities"] == []
+    assert response.json()["ocpi_publish"] is True and response.json()["capabilities"] == []
     assert Connector.objects.get(station_id="CP-LOC-NEW", connector_id=1).standard == "CHADEMO"
 
 
@@ -240,12 +240,12 @@ def test_a_partner_reads_the_location_but_does_not_set_it():
 def station_form(**location) -> dict:
     """The station page's form as a browser posts it (connectors inline included)."""
     form = {"registration_status": "Accepted", "security_profile": "0", "description": "", "password": "",
-            "file_transfer_protocol": "http", "publish": "on",
+            "file_transfer_protocol": "http", "ocpi_publish": "on",
             "connectors-TOTAL_FORMS": "0", "connectors-INITIAL_FORMS": "0",
             "connectors-MIN_NUM_FORMS": "0", "connectors-MAX_NUM_FORMS": "1000"}
     for name, value in location.items():
-        if name == "publish" and not value:
-            form.pop("publish")
+        if name == "ocpi_publish" and not value:
+            form.pop("ocpi_publish")
         elif isinstance(value, dict):
             import json
 
@@ -283,7 +283,7 @@ def test_admin_saves_the_location_and_connectors(admin_client):
     station.refresh_from_db()
     assert (station.city, station.country, station.latitude) == ("Gent", "BEL", Decimal("51.0475990"))
     assert station.facilities == ["CAFE", "WIFI"] and station.capabilities == ["RFID_READER"]
-    assert station.opening_hours == HOURS and station.publish is True
+    assert station.opening_hours == HOURS and station.ocpi_publish is True
     connectors = {c.connector_id: c for c in Connector.objects.filter(station=station)}
     assert (connectors[1].standard, connectors[1].power_type, connectors[1].status) == (
         "IEC_62196_T2", "AC_1_PHASE", "Available")
