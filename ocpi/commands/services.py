@@ -5,7 +5,6 @@ eMSP's response_url through the push queue."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,11 +22,11 @@ from transactions.id_tags import id_tag_create, id_tag_find
 
 from ..models import CommandState, OcpiCommand, OcpiPartner, OcpiPush, PushStatus
 from ..pushes import push_enqueue
+from ..tokens.services import token_store
 from .models import OcpiReservation
 from .requests import CommandRequest
 from .selectors import session_of_partner
 
-logger = logging.getLogger(__name__)
 
 # CommandResponseType
 ACCEPTED = "ACCEPTED"
@@ -125,8 +124,6 @@ def _ensure_id_tag(partner: OcpiPartner, token: dict) -> str:
         raise Refused(REJECTED, f"token {uid} is issued by {token['country_code']}*{token['party_id']}, not by this party")
     if len(uid) > OCPP_ID_TAG_MAX:
         raise Refused(REJECTED, f"token uid {uid} is longer than an OCPP 1.6 idTag ({OCPP_ID_TAG_MAX} characters)")
-    from ..tokens.services import token_store
-
     try:
         stored = token_store(partner=partner, document=token)
     except NotImplementedError:
