@@ -9,6 +9,7 @@ class OcpiConfig(AppConfig):
     def ready(self):
         from csms.nodeservices import on_node_start
 
+        from .commands import receivers  # noqa: F401  (the CommandResult hook)
         from .pump import start_pump
 
         on_node_start(start_pump)

@@ -231,3 +231,7 @@ class OcpiCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} from {self.partner_id} ({self.state})"
+
+
+# The commands module's own model (a model module must be imported here to be registered).
+from .commands.models import OcpiReservation  # noqa: E402,F401
