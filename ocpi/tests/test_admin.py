@@ -184,3 +184,22 @@ def test_cdr_total_reads_the_document():
         "10.00 EUR excl. VAT (12.10 incl.)"
     assert cdr_total({"currency": "EUR", "total_cost": {"excl_vat": 3.5}}) == "3.5 EUR excl. VAT"
     assert cdr_total({}) == "—"
+
+
+def test_an_ocpi_partner_is_added_for_a_partner_picked_or_created_there(admin_client, make_station):
+    from partners.models import Partner
+
+    add = reverse("admin:ocpi_ocpipartner_add")
+    form = admin_client.get(add).content.decode()
+    # The organisation is picked (autocomplete) or created in the popup next to it.
+    assert 'id="add_id_partner"' in form and "admin-autocomplete" in form and "_token" not in form.replace("csrfmiddlewaretoken", "")
+    organisation = Partner.objects.create(name="Roaming eMSP")
+    station = make_station()
+    response = admin_client.post(add, {"partner": organisation.pk, "visibility": "chosen", "stations": [station.pk],
+                                       "realtime_authorization": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ocpi_partner = OcpiPartner.objects.get(partner=organisation)
+    assert ocpi_partner.state == HandshakeState.NEW and list(ocpi_partner.stations.all()) == [station]
+    page = change_page(admin_client, ocpi_partner)
+    assert "not started" in page and "Issue token A" in page and "Register with the partner" in page
+    assert "Rotate credentials" not in page and 'name="partner"' not in page
