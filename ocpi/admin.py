@@ -126,8 +126,10 @@ def _rotate(request, partner, form) -> str:
 
 
 def _unregister(request, partner, form) -> str:
+    before = partner.last_error
     done = unregister_with(partner=partner)
-    return f" ({done.last_error})" if done.last_error else ""
+    # Unregistered here even when the partner could not be told: say so.
+    return f" here, but {done.last_error}" if done.last_error and done.last_error != before else ""
 
 
 def _republish(request, partner, form) -> str:
