@@ -108,6 +108,7 @@ class OcpiPush(models.Model):
 
     class Meta:
         verbose_name = "OCPI push"
+        verbose_name_plural = "OCPI pushes"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),

@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from csms import metrics
+from csms.errors import Conflict
 
 from .client import OcpiClientError, ocpi_request
 from .models import HandshakeState, OcpiPartner, OcpiPush, PushStatus
@@ -138,3 +139,19 @@ def pushes_prune() -> int:
     cutoff = timezone.now() - timedelta(days=days)
     deleted, _ = OcpiPush.objects.filter(created_at__lt=cutoff).exclude(status=PushStatus.PENDING).delete()
     return deleted
+
+
+def push_retry(*, push: OcpiPush) -> OcpiPush:
+    """An operator's "retry now": a pending or failed push becomes due at once (it keeps its attempts;
+    a failed one gets one more try, and more until its retry window closes). Refused when a newer push
+    of the same object is waiting or went through: sending this one would put older state on top."""
+    if push.status not in (PushStatus.PENDING, PushStatus.FAILED):
+        raise Conflict(f"a {push.status} push is not retried")
+    newer = OcpiPush.objects.filter(partner_id=push.partner_id, module=push.module, object_key=push.object_key,
+                                    id__gt=push.pk, status__in=[PushStatus.PENDING, PushStatus.DELIVERED])
+    if newer.exists():
+        raise Conflict("a newer push of the same object replaces it")
+    push.status, push.next_attempt_at = PushStatus.PENDING, timezone.now()
+    push.save(update_fields=["status", "next_attempt_at"])
+    transaction.on_commit(lambda: _hand_over([push.pk]))
+    return push

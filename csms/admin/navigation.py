@@ -15,6 +15,7 @@ GROUPS = [
     ("firmware", "Firmware & diagnostics"),
     ("security", "Security"),
     ("partners", "Partners & tariffs"),
+    ("roaming", "Roaming"),
     ("system", "System"),
 ]
 
@@ -29,7 +30,7 @@ APP_GROUPS = {
     "certificates": "security",
     "partners": "partners",
     "tariffs": "partners",
-    "ocpi": "partners",
+    "ocpi": "roaming",
     "webhooks": "system",
     "ocpp": "system",
     "auth": "system",
@@ -52,6 +53,7 @@ MODEL_ORDER = [
     "firmware.firmwarerollout", "firmware.firmwareupdate", "firmware.firmware", "firmware.diagnosticsrequest",
     "stations.securityevent", "certificates.certificaterequest", "certificates.stationcertificates",
     "partners.partner", "partners.partnermember", "transactions.tariff",
+    "ocpi.ocpipartner", "ocpi.ocpipush", "ocpi.ocpitoken", "ocpi.ocpisession", "ocpi.ocpicdr", "ocpi.ocpicommand",
 ]
 
 HIDDEN = {

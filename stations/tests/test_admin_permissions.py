@@ -40,6 +40,8 @@ SENDS_NO_CALL = {
     "alerts.alert": {"acknowledge"},
     "webhooks.webhookendpoint": {"send_ping", "enable", "disable"},
     "webhooks.webhookdelivery": {"redeliver"},
+    "ocpi.ocpipartner": {"issue_token_a", "register_with", "rotate_credentials", "unregister", "republish"},
+    "ocpi.ocpipush": {"retry_now"},
     "axes.accessattempt": {"cleanup_expired_attempts"},
 }
 # Custom admin URLs (by name) that send no Call.
