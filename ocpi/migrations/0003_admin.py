@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ocpi', '0001_initial'),
+        ('ocpi', '0002_commands'),
     ]
 
     operations = [
