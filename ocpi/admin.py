@@ -49,7 +49,7 @@ from .models import (
 )
 from .pushes import push_retry
 from .republish import partner_republish
-from .transport import OcpiError, public_base_url
+from .transport import INVALID_PARAMETERS, OcpiError, public_base_url
 
 STATE_COLOURS = {HandshakeState.REGISTERED: GREEN, HandshakeState.AWAITING_REGISTRATION: BLUE,
                  HandshakeState.FAILED: RED, HandshakeState.UNREGISTERED: GREY, HandshakeState.NEW: GREY}
@@ -101,6 +101,10 @@ def _each_partner(work, told: str):
 
 
 def _issue_token_a(request, partner, form) -> str:
+    # The service would end a registration (the command line's re-registration); here an operator
+    # unregisters first, on purpose.
+    if partner.state == HandshakeState.REGISTERED:
+        raise OcpiError(INVALID_PARAMETERS, "the partner is registered: unregister it first")
     token = token_a_issue(partner=partner)
     setattr(request, ISSUED_ATTRIBUTE, (partner, token))
     return "issued"

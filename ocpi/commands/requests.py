@@ -14,6 +14,7 @@ from stations.models import ChargeStation
 from stations.selectors import station_connector_ids
 
 from ..models import OcpiPartner, Visibility
+from ..locations.documents import evse_uid as evse_uid_of
 from ..transport import INVALID_PARAMETERS, UNKNOWN_LOCATION, OcpiError
 
 COMMANDS = ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
@@ -119,29 +120,18 @@ def visible_station(*, partner: OcpiPartner, location_id: str) -> ChargeStation:
         if partner.visibility == Visibility.CHOSEN:
             seen = partner.stations.filter(pk=station.pk).exists()
         else:
-            seen = bool(getattr(station, "publish", True))  # `publish` arrives with the locations fields
+            seen = station.ocpi_publish
         if seen:
             return station
     raise OcpiError(UNKNOWN_LOCATION, f"unknown location {location_id}", http_status=404)
 
 
 def parse_evse_uid(station: ChargeStation, evse_uid: str) -> int | None:
-    """The OCPP connector an EVSE uid of this station names (each connector is an EVSE), or None. The
-    uid is the locations module's `evse_uid(station, connector_id)` where that module exists (it may
-    shorten long ones), else `{chargeBoxId}-{connector_id}`; the connector must be one the station has
-    (any while it has reported none)."""
+    """The OCPP connector an EVSE uid of this station names (each connector is an EVSE: the locations
+    module's `evse_uid`), or None. The connector must be one the station has reported; while it has
+    reported none, the number the uid ends with."""
     known = station_connector_ids(station.pk)
-    try:
-        from ocpi.locations.documents import evse_uid as make_uid
-    except ImportError:
-        make_uid = None
-    if make_uid is not None:
-        return next((c for c in known or () if make_uid(station, c).upper() == evse_uid.upper()), None)
-    prefix = f"{station.pk}-"
-    if not evse_uid.upper().startswith(prefix.upper()):
-        return None
-    number = evse_uid[len(prefix):]
-    if not number.isdigit() or int(number) < 1 or int(number) > 2**31 - 1:
-        return None
-    connector_id = int(number)
-    return connector_id if known is None or connector_id in known else None
+    if known is None:
+        number = evse_uid.rpartition("-")[2]
+        known = [int(number)] if number.isdigit() and 1 <= int(number) <= 2**31 - 1 else []
+    return next((c for c in known if evse_uid_of(station, c).upper() == evse_uid.upper()), None)
