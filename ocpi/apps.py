@@ -10,5 +10,6 @@ class OcpiConfig(AppConfig):
         from csms.nodeservices import on_node_start
 
         from .pump import start_pump
+        from .sessions import receivers  # noqa: F401  Sessions and CDRs follow transactions
 
         on_node_start(start_pump)
