@@ -11,5 +11,6 @@ class OcpiConfig(AppConfig):
 
         from .commands import receivers  # noqa: F401  (the CommandResult hook)
         from .pump import start_pump
+        from .sessions import receivers  # noqa: F401  Sessions and CDRs follow transactions
 
         on_node_start(start_pump)

@@ -176,6 +176,8 @@ class OcpiSession(models.Model):
     authorization_reference = models.CharField(max_length=36, blank=True)
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     last_pushed_kwh = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    last_pushed_cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
+                                           help_text="total_cost incl. VAT as last pushed.")
     last_updated = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,3 +1,9 @@
 """OCPI cdrs module routes (under /ocpi/2.2.1/cdrs)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from . import views
+
+urlpatterns = [
+    re_path(r"^[/]?$", views.cdrs_list, name="ocpi-cdrs"),
+]
