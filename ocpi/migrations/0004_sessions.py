@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("ocpi", "0001_initial"),
+        ("ocpi", "0003_admin"),
     ]
 
     operations = [
