@@ -9,6 +9,8 @@ class OcpiConfig(AppConfig):
     def ready(self):
         from csms.nodeservices import on_node_start
 
+        from .locations import receivers as _locations  # noqa: F401  Locations pushed as stations change
         from .pump import start_pump
+        from .tariffs import receivers as _tariffs  # noqa: F401  tariffs pushed as they change
 
         on_node_start(start_pump)
