@@ -1,3 +1,7 @@
-"""OCPI tariffs module routes (under /ocpi/2.2.1/tariffs)."""
+"""OCPI tariffs module routes (under /ocpi/2.2.1/tariffs): the sender interface (a list only)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from . import views
+
+urlpatterns = [re_path(r"^/?$", views.tariff_list, name="ocpi-tariffs")]
