@@ -9,8 +9,11 @@ class OcpiConfig(AppConfig):
     def ready(self):
         from csms.nodeservices import on_node_start
 
-        from .commands import receivers  # noqa: F401  (the CommandResult hook)
+        # The receivers of the apps' hooks: each module follows what it publishes or answers.
+        from .commands import receivers as _commands  # noqa: F401  CommandResults
+        from .locations import receivers as _locations  # noqa: F401  Locations pushed as stations change
         from .pump import start_pump
-        from .sessions import receivers  # noqa: F401  Sessions and CDRs follow transactions
+        from .sessions import receivers as _sessions  # noqa: F401  Sessions and CDRs follow transactions
+        from .tariffs import receivers as _tariffs  # noqa: F401  tariffs pushed as they change
 
         on_node_start(start_pump)

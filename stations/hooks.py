@@ -44,6 +44,18 @@ station_disconnected: Hook[StationDisconnected] = Hook("station_disconnected")
 
 
 @dataclass(frozen=True)
+class StationLocationChanged:
+    """What a roaming partner is told about the station may have changed: its location fields, a
+    connector's description, or its partner (whose tariff may price it). Emitted by the services
+    that write them (station_create, station_update, connector_specs_set)."""
+
+    station_id: str
+
+
+station_location_changed: Hook[StationLocationChanged] = Hook("station_location_changed")
+
+
+@dataclass(frozen=True)
 class StationBooted:
     station_id: str
     firmware_version: str

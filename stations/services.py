@@ -29,11 +29,13 @@ from .hooks import (
     StationBooted,
     StationConnected,
     StationDisconnected,
+    StationLocationChanged,
     connector_status_changed,
     security_event_recorded,
     station_booted,
     station_connected,
     station_disconnected,
+    station_location_changed,
 )
 from .location import STATION_LOCATION_FIELDS, connector_spec_clean, station_location_clean
 from .models import (
@@ -381,6 +383,8 @@ def station_create(
     _location_apply(station, location or {})
     station.set_password(password)
     station.save(force_insert=True)
+    if location:
+        station_location_changed.emit(StationLocationChanged(station.pk))
     return station
 
 
@@ -438,6 +442,8 @@ def station_update(
         station_reject(station=stored)
     else:
         station_registration_set(station=stored, status=registration_status)
+    if location or partner is not KEEP:
+        station_location_changed.emit(StationLocationChanged(stored.pk))
     return StationUpdated(stored, trigger)
 
 
@@ -464,6 +470,7 @@ def connector_specs_set(*, station: ChargeStation, connector_id: int, values: di
         setattr(connector, name, value)
     connector.updated_at = timezone.now()
     connector.save()
+    station_location_changed.emit(StationLocationChanged(station.pk))
     return connector
 
 

@@ -17,7 +17,7 @@ from csms.admin.records import ReadOnlyAdmin
 from .engine import WEEKDAYS, Usage, cost_compute
 from .models import Tariff, TariffAssignment, TariffElement, TariffVersion
 from .selectors import tariff_summary, tariff_zone
-from .services import tariff_version_record
+from .services import tariff_delete, tariff_version_record
 
 
 class TariffElementForm(forms.ModelForm):
@@ -108,6 +108,14 @@ class TariffAdmin(admin.ModelAdmin):
         version = tariff_version_record(tariff=form.instance)
         self.message_user(request, f"{form.instance.name} is at version {version.number}; sessions already running "
                                    "keep the version they started with.", messages.INFO)
+
+    # Deleting goes through the service: partners that were sent the tariff are told (tariff_changed).
+    def delete_model(self, request, obj):
+        tariff_delete(tariff=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tariff in queryset:
+            tariff_delete(tariff=tariff)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tariff = self.get_object(request, unquote(object_id))

@@ -18,6 +18,7 @@ from transactions.models import Transaction
 
 from . import selectors
 from .engine import DIMENSIONS, WEEKDAYS, cost_compute, seconds
+from .hooks import TariffChanged, tariff_changed
 from .models import ReservationRestriction, Tariff, TariffAssignment, TariffElement, TariffVersion, TransactionCost
 
 CLOCK = re.compile(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")
@@ -234,8 +235,10 @@ def tariff_update(*, tariff: Tariff, name: str | _Keep = KEEP, currency: str | _
     return _save(stored, None if elements is KEEP else elements_from_documents(elements))
 
 
+@transaction.atomic
 def tariff_delete(*, tariff: Tariff) -> None:
     """Delete a tariff and where it was assigned; its versions stay, pricing the sessions that used them."""
+    tariff_changed.emit(TariffChanged(tariff.pk, deleted=True))
     tariff.delete()
 
 
@@ -251,6 +254,7 @@ def tariff_version_record(*, tariff: Tariff) -> TariffVersion:
     version = TariffVersion.objects.create(tariff=tariff, number=number, document=document)
     tariff.current_version = version
     Tariff.objects.filter(pk=tariff.pk).update(current_version=version, last_updated=tariff.last_updated)
+    tariff_changed.emit(TariffChanged(tariff.pk))
     return version
 
 

@@ -151,8 +151,9 @@ def _latest(*moments: datetime | None) -> datetime:
 # --- Documents ------------------------------------------------------------------------------------
 
 
-def connector_document(connector) -> dict:
-    """The OCPI Connector: what the operator set, CONNECTOR_DEFAULTS for what they did not."""
+def connector_document(connector, *, tariff_ids: list[str] | None = None) -> dict:
+    """The OCPI Connector: what the operator set, CONNECTOR_DEFAULTS for what they did not;
+    `tariff_ids`: the tariffs pricing it, when it has any of its own."""
     document = {
         "id": str(connector.connector_id),
         "standard": connector.standard or CONNECTOR_DEFAULTS["standard"],
@@ -163,16 +164,19 @@ def connector_document(connector) -> dict:
     }
     if connector.max_electric_power:
         document["max_electric_power"] = connector.max_electric_power
+    if tariff_ids:
+        document["tariff_ids"] = list(tariff_ids)
     document["last_updated"] = ocpi_datetime(connector.updated_at)
     return document
 
 
 def evse_document(station, connector, *, station_status: str | None, station_status_at: datetime | None = None,
-                  country_code: str = "", party_id: str = "") -> dict:
+                  country_code: str = "", party_id: str = "", tariff_ids: list[str] | None = None) -> dict:
     """The OCPI EVSE that is one OCPP connector (connector_id >= 1).
 
     `station_status` is what connector 0 last reported (None: nothing), `station_status_at` when;
-    `country_code` and `party_id` (the CPO's) give the EVSE an eMI3 evse_id where one can be written.
+    `country_code` and `party_id` (the CPO's) give the EVSE an eMI3 evse_id where one can be written;
+    `tariff_ids` go on its Connector.
     """
     document = {"uid": evse_uid(station, connector.connector_id)}
     if country_code and party_id:
@@ -182,7 +186,7 @@ def evse_document(station, connector, *, station_status: str | None, station_sta
     document["status"] = evse_status(station, connector, station_status)
     if station.capabilities:
         document["capabilities"] = list(station.capabilities)
-    document["connectors"] = [connector_document(connector)]
+    document["connectors"] = [connector_document(connector, tariff_ids=tariff_ids)]
     if station.physical_reference:
         document["physical_reference"] = station.physical_reference
     # The status also moves when the station connects or goes offline, and with connector 0.
@@ -191,11 +195,13 @@ def evse_document(station, connector, *, station_status: str | None, station_sta
     return document
 
 
-def location_document(station, connectors: Iterable, *, country_code: str, party_id: str) -> dict:
+def location_document(station, connectors: Iterable, *, country_code: str, party_id: str,
+                      tariff_ids: dict[int, list[str]] | None = None) -> dict:
     """The OCPI Location of one station, with one EVSE per connector numbered 1 and above.
 
     `connectors` are the station's Connector rows (connector 0 included, or not); `country_code`
-    (ISO 3166-1 alpha-2) and `party_id` name the CPO. NotPublishable when the station lacks what a
+    (ISO 3166-1 alpha-2) and `party_id` name the CPO; `tariff_ids` ({connector id: [tariff id]}) the
+    tariffs of the connectors priced by one of their own. NotPublishable when the station lacks what a
     Location must carry (publish_problems).
     """
     if not COUNTRY_CODE.fullmatch(country_code or "") or not PARTY_ID.fullmatch(party_id or ""):
@@ -208,7 +214,8 @@ def location_document(station, connectors: Iterable, *, country_code: str, party
     evses = [
         evse_document(station, row, station_status=whole.status if whole else None,
                       station_status_at=whole.updated_at if whole else None,
-                      country_code=country_code.upper(), party_id=party_id.upper())
+                      country_code=country_code.upper(), party_id=party_id.upper(),
+                      tariff_ids=(tariff_ids or {}).get(row.connector_id))
         for row in rows if row.connector_id >= 1
     ]
     document = {

@@ -1,3 +1,8 @@
-"""OCPI tariffs module routes (under /ocpi/2.2.1/tariffs)."""
+"""OCPI tariffs module routes (under /ocpi/2.2.1/tariffs): the sender interface (a list only)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from . import views
+
+# "[/]": included without a trailing slash; a bare "^/" would trip Django's urls.W002.
+urlpatterns = [re_path(r"^[/]?$", views.tariff_list, name="ocpi-tariffs")]

@@ -1,0 +1,18 @@
+"""What the tariffs app tells other apps, inside the transaction that made the change (csms.hooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csms.hooks import Hook
+
+
+@dataclass(frozen=True)
+class TariffChanged:
+    tariff_id: int
+    # False: a new version was written (the tariff's OCPI document changed); True: the tariff is
+    # being deleted (emitted before the delete, while where it applied is still known).
+    deleted: bool = False
+
+
+tariff_changed: Hook[TariffChanged] = Hook("tariff_changed")
