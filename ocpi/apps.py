@@ -8,7 +8,10 @@ class OcpiConfig(AppConfig):
 
     def ready(self):
         from csms.nodeservices import on_node_start
+        from csms.ocpp.preauth import register_preauthorizer
 
         from .pump import start_pump
+        from .tokens.realtime import preauthorize, preauthorize_timeout
 
         on_node_start(start_pump)
+        register_preauthorizer(preauthorize, timeout=preauthorize_timeout)
