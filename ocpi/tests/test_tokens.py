@@ -288,3 +288,23 @@ def test_the_station_path_runs_no_ocpi_query_without_a_partner_doing_real_time(m
     statements.clear()
     assert realtime.realtime_plan("LOCAL-ONLY", station_id="CP-QUIET") is None
     assert len(statements) == 1
+
+
+def test_the_fallback_for_a_never_token_follows_the_setting(settings, ocpi_partner):
+    from ocpi.tokens import realtime
+    from ocpi.tokens.services import token_realtime_unanswered, token_store
+
+    partner = ocpi_partner(country_code="NL", party_id="EMS", state="registered", realtime_authorization=False)
+    token = token_store(partner=partner, document=token_doc("FALLBACK01", whitelist="NEVER"))
+    assert token.id_tag.blocked
+    # A partner we do not ask: its NEVER token goes by the fallback at once.
+    plan = realtime.realtime_plan("fallback01", station_id="CP-1")
+    assert plan.token_id == token.pk and plan.targets == []
+    settings.CSMS_OCPI_AUTH_FALLBACK = "accept"
+    realtime.realtime_record(plan, [], False)
+    token.id_tag.refresh_from_db()
+    assert not token.id_tag.blocked  # as last pushed
+    settings.CSMS_OCPI_AUTH_FALLBACK = "reject"
+    token_realtime_unanswered(token=token)
+    token.id_tag.refresh_from_db()
+    assert token.id_tag.blocked

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -49,22 +50,28 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def realtime_partners_known() -> bool | None:
-    """The cached answer to "does any registered partner do real-time authorization?"; None once stale."""
+    """The cached answer to "may real-time authorization be involved?" (a registered partner doing it,
+    or one with NEVER tokens, which then go by the fallback); None once stale."""
     return _partners["any"] if time.monotonic() < _partners["until"] else None
 
 
 def realtime_partners_refresh() -> bool:
-    found = (OcpiPartner.objects.filter(state=HandshakeState.REGISTERED, realtime_authorization=True).exists())
+    found = (OcpiPartner.objects.filter(state=HandshakeState.REGISTERED)
+             .filter(Q(realtime_authorization=True) | Q(tokens__whitelist=WhitelistType.NEVER)).exists())
     _partners.update(any=found, until=time.monotonic() + RECHECK_SECONDS)
     return found
 
 
 def realtime_partners_forget(**kwargs) -> None:
-    _partners.update(any=None, until=0.0)
+    # Only a cached "no" can be made wrong by a save in a way that matters (a real-time partner or a
+    # NEVER token nobody would ask about); a stale "yes" costs one lookup.
+    if _partners["any"] is False:
+        _partners.update(any=None, until=0.0)
 
 
 post_save.connect(realtime_partners_forget, sender=OcpiPartner, dispatch_uid="ocpi-realtime-partners-save")
 post_delete.connect(realtime_partners_forget, sender=OcpiPartner, dispatch_uid="ocpi-realtime-partners-delete")
+post_save.connect(realtime_partners_forget, sender=OcpiToken, dispatch_uid="ocpi-realtime-tokens-save")
 
 
 # --- what to ask ---------------------------------------------------------------------------------------
