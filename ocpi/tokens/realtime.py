@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Q
@@ -143,7 +144,7 @@ class Answer:
 
 
 def _ask(target: Target, plan: Plan) -> Answer:
-    url = f"{target.url.rstrip('/')}/{plan.uid}/authorize?type={plan.type}"
+    url = f"{target.url.rstrip('/')}/{quote(plan.uid, safe='')}/authorize?type={plan.type}"
     try:
         answer = ocpi_request("POST", url, token=target.token, body=plan.location,
                               timeout=settings.CSMS_OCPI_AUTH_TIMEOUT)
