@@ -19,11 +19,12 @@ from .models import LocalList, LocalListSync, Selection
 
 def selected_tags(local_list: LocalList) -> QuerySet[IdTag]:
     """The tags chosen for the list: an explicit set, or every tag of the station's partner (the
-    operator's own, partnerless tags for a partnerless station)."""
+    operator's own, partnerless tags for a partnerless station). Tags that must be checked online at
+    every use never go on a list, even when chosen explicitly: a list is what a station accepts offline."""
     if local_list.selection == Selection.EXPLICIT:
-        return local_list.id_tags.all()
+        return local_list.id_tags.filter(offline_allowed=True)
     partner_id = ChargeStation.objects.values_list("partner_id", flat=True).get(pk=local_list.station_id)
-    return IdTag.objects.filter(partner_id=partner_id)
+    return IdTag.objects.filter(partner_id=partner_id, offline_allowed=True)
 
 
 def entry_info(tag: IdTag, now: datetime) -> dict:

@@ -8,6 +8,7 @@ class OcpiConfig(AppConfig):
 
     def ready(self):
         from csms.nodeservices import on_node_start
+        from csms.ocpp.preauth import register_preauthorizer
 
         # The receivers of the apps' hooks: each module follows what it publishes or answers.
         from .commands import receivers as _commands  # noqa: F401  CommandResults
@@ -15,5 +16,7 @@ class OcpiConfig(AppConfig):
         from .pump import start_pump
         from .sessions import receivers as _sessions  # noqa: F401  Sessions and CDRs follow transactions
         from .tariffs import receivers as _tariffs  # noqa: F401  tariffs pushed as they change
+        from .tokens.realtime import preauthorize, preauthorize_timeout
 
         on_node_start(start_pump)
+        register_preauthorizer(preauthorize, timeout=preauthorize_timeout)

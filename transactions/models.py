@@ -28,6 +28,9 @@ class IdTag(models.Model):
         default=1, help_text="Open Accepted transactions allowed at once: 0 blocks the tag, negative is unlimited."
     )
     description = models.CharField(max_length=200, blank=True)
+    # False for a tag that must be checked online at every use (an OCPI token whose whitelist is NEVER):
+    # kept off local lists, and its idTagInfo expires at once so the station does not cache it.
+    offline_allowed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -51,6 +51,7 @@ class TagState:
     blocked: bool
     max_active_transactions: int
     active_transactions: int  # its open Accepted transactions, every spelling (0 when not counted)
+    offline_allowed: bool
 
 
 def _tag_state(id_tag: str, *, count_active: bool, exclude_transaction: int | None) -> TagState | None:
@@ -60,7 +61,7 @@ def _tag_state(id_tag: str, *, count_active: bool, exclude_transaction: int | No
             f"SELECT t.id_tag, t.parent_id_tag, t.expiry_date, t.blocked, t.max_active_transactions, "
             f"CASE WHEN %s AND t.max_active_transactions > 0 THEN (SELECT COUNT(*) FROM {tx_table} x "
             f"WHERE UPPER(x.id_tag) = UPPER(t.id_tag) AND x.stopped_at IS NULL AND x.id_tag_status = %s "
-            f"AND x.id <> %s) ELSE 0 END FROM {tag_table} t WHERE UPPER(t.id_tag) = UPPER(%s) LIMIT 1",
+            f"AND x.id <> %s) ELSE 0 END, t.offline_allowed FROM {tag_table} t WHERE UPPER(t.id_tag) = UPPER(%s) LIMIT 1",
             [count_active, AuthorizationStatus.ACCEPTED.value, exclude_transaction or -1, id_tag])
         row = cursor.fetchone()
     if row is None:
@@ -68,7 +69,7 @@ def _tag_state(id_tag: str, *, count_active: bool, exclude_transaction: int | No
     expiry = row[2]
     if expiry is not None and timezone.is_naive(expiry):  # SQLite hands naive UTC back to raw SQL
         expiry = timezone.make_aware(expiry, dt_timezone.utc)
-    return TagState(row[0], row[1], expiry, bool(row[3]), row[4], row[5])
+    return TagState(row[0], row[1], expiry, bool(row[3]), row[4], row[5], bool(row[6]))
 
 
 def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transaction: int | None = None) -> dict:
@@ -90,7 +91,9 @@ def id_tag_info(*, id_tag: str, check_concurrency: bool = True, exclude_transact
     info = {"status": status.value}
     if tag.parent_id_tag:
         info["parentIdTag"] = tag.parent_id_tag
-    expiry = _cache_expiry(tag, now)
+    # A tag that must be checked online every time expires at once: the station must not cache it
+    # (OCPP 1.6 Authorization Cache); its status still tells what this answer allows.
+    expiry = _cache_expiry(tag, now) if tag.offline_allowed else now
     if expiry is not None:
         info["expiryDate"] = format_datetime(expiry, timespec="auto")
     return info

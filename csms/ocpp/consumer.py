@@ -31,7 +31,7 @@ from csms import metrics
 from csms.db import run_db
 from csms.proxies import over_tls
 
-from . import calls, directory, framing
+from . import calls, directory, framing, preauth
 from .errors import ErrorCode, OCPPError
 from .limits import RateLimit
 from .mailbox import ChannelLayerUnavailable, mailbox
@@ -375,6 +375,9 @@ class OCPPConsumer(AsyncConsumer):
             if self.registration_status != directory.ACCEPTED:
                 raise OCPPError(ErrorCode.SECURITY_ERROR, f"station is {self.registration_status}: only BootNotification is allowed")
         validate_request(call.action, call.payload)
+        if preauth.needed(call.action):
+            # Outside the writer's transaction: a preauthorizer may wait on a partner's answer.
+            await preauth.preauthorize(self.station_id, call.action, call.payload)
         committed = get_writer().submit(station_id=self.station_id, message_id=call.message_id,
                                         action=call.action, payload=call.payload)
         try:

@@ -1,3 +1,10 @@
-"""OCPI tokens module routes (under /ocpi/2.2.1/tokens)."""
+"""OCPI tokens module routes (under /ocpi/2.2.1/tokens): the receiver interface."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from . import views
+
+urlpatterns = [
+    re_path(r"^/(?P<country_code>[^/]+)/(?P<party_id>[^/]+)/(?P<token_uid>[^/]+)/?$", views.token,
+            name="ocpi-token"),
+]
