@@ -11,6 +11,8 @@ urlpatterns = [
     path("versions", views.versions, name="ocpi-versions"),
     path(f"{VERSION}", views.version_details, name="ocpi-version-details"),
     path(f"{VERSION}/credentials", views.credentials_endpoint, name="ocpi-credentials"),
+    # A module's own patterns go on from its name ("/{id}"), written `^[/]...` since Django's check
+    # takes a pattern beginning with "^/" for a mistake (urls.W002).
     *(path(f"{VERSION}/{module}", include(f"ocpi.{module}.urls")) for module in MODULES),
     # Anything else under /ocpi/ is answered in the envelope too (404, after the token check).
     re_path(r"^(?P<rest>.*)$", views.not_found),

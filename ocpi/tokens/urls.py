@@ -5,6 +5,6 @@ from django.urls import re_path
 from . import views
 
 urlpatterns = [
-    re_path(r"^/(?P<country_code>[^/]+)/(?P<party_id>[^/]+)/(?P<token_uid>[^/]+)/?$", views.token,
+    re_path(r"^[/](?P<country_code>[^/]+)/(?P<party_id>[^/]+)/(?P<token_uid>[^/]+)/?$", views.token,
             name="ocpi-token"),
 ]
