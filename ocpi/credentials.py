@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from .client import OcpiClientError, ocpi_get_data, ocpi_request
 from .models import HandshakeState, OcpiPartner, token_digest
+from .republish import partner_republish
 from .transport import (
     INVALID_PARAMETERS,
     NO_MATCHING_ENDPOINTS,
@@ -198,6 +199,8 @@ def registration_accept(*, partner: OcpiPartner, body: dict, update: bool, base_
         partner.state, partner.last_error = HandshakeState.REGISTERED, ""
         partner.registered_at = partner.registered_at if update else timezone.now()
         partner.save()
+        if not update:
+            _send_everything(partner)
     logger.info("OCPI partner %s %s as %s*%s", partner.pk, "updated its credentials" if update else "registered",
                 partner.country_code, partner.party_id)
     return our_credentials(token, base_url)
@@ -266,9 +269,18 @@ def _post_credentials(partner: OcpiPartner, *, method: str, url: str, token: str
     _store_platform(partner, url=credentials["url"], roles=credentials["roles"], endpoints=endpoints)
     partner.outgoing_token = credentials["token"]
     partner.state, partner.last_error = HandshakeState.REGISTERED, ""
+    first = partner.registered_at is None or method == "POST"
     partner.registered_at = partner.registered_at or timezone.now()
-    partner.save()
+    with transaction.atomic():
+        partner.save()
+        if first:
+            _send_everything(partner)
     return partner
+
+
+def _send_everything(partner: OcpiPartner) -> None:
+    """A partner that just registered gets every Location and tariff it sees (then only changes)."""
+    partner_republish(partner=partner)
 
 
 def credentials_rotate(*, partner: OcpiPartner, base_url: str) -> OcpiPartner:

@@ -18,7 +18,7 @@ from csms.errors import DomainError
 from csms.ocpp.calls import StationOffline, call_enqueue
 from csms.ocpp.models import Call, CallStatus
 from reservations.services import reservation_cancel, reservation_create
-from transactions.id_tags import id_tag_create, id_tag_find
+from transactions.id_tags import id_tag_find
 
 from ..models import CommandState, OcpiCommand, OcpiPartner, OcpiPush, PushStatus
 from ..pushes import push_enqueue
@@ -114,8 +114,8 @@ def command_receive(*, partner: OcpiPartner, request: CommandRequest) -> dict:
 
 
 def _ensure_id_tag(partner: OcpiPartner, token: dict) -> str:
-    """The idTag the station will be given for the command's token: the token is stored (the tokens
-    module mirrors it as an IdTag) or, where that module is absent, a plain IdTag of the partner."""
+    """The idTag the station will be given for the command's token: the token is stored and the tokens
+    module mirrors it as an IdTag."""
     uid = token["uid"]
     parties = {(role.get("country_code", "").upper(), role.get("party_id", "").upper())
                for role in partner.roles or () if isinstance(role, dict)}
@@ -124,19 +124,15 @@ def _ensure_id_tag(partner: OcpiPartner, token: dict) -> str:
         raise Refused(REJECTED, f"token {uid} is issued by {token['country_code']}*{token['party_id']}, not by this party")
     if len(uid) > OCPP_ID_TAG_MAX:
         raise Refused(REJECTED, f"token uid {uid} is longer than an OCPP 1.6 idTag ({OCPP_ID_TAG_MAX} characters)")
-    try:
-        stored = token_store(partner=partner, document=token)
-    except NotImplementedError:
-        stored = None
-    if stored is not None and stored.id_tag_id is not None:
-        return stored.id_tag.id_tag
     existing = id_tag_find(uid)
-    if existing is None:
-        return id_tag_create(id_tag=uid, partner=partner.partner, description="OCPI command token").id_tag
-    if existing.partner_id != partner.partner_id:
+    if existing is not None and existing.partner_id != partner.partner_id:
         # Another party's (or our own) tag: the eMSP may only use its own tokens.
         raise Refused(REJECTED, f"token {uid} is not one of this party's tokens")
-    return existing.id_tag
+    # Stored as the eMSP describes it (a malformed token is the request's 2001), mirrored as an idTag.
+    stored = token_store(partner=partner, document=token)
+    if stored.id_tag_id is None:
+        raise Refused(REJECTED, f"token {uid} cannot be an OCPP idTag")
+    return stored.id_tag.id_tag
 
 
 def _send(partner: OcpiPartner, request: CommandRequest, station_id: str, payload: dict) -> Call:

@@ -247,3 +247,16 @@ def test_the_location_s_last_updated_follows_the_connection(ocpi_node, partner, 
     location = emsp.get(locations_url(ocpi_node, "FLIP"))["data"]
     assert location["last_updated"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert [evse["status"] for evse in location["evses"]] == ["UNKNOWN"]
+
+
+def test_a_partner_that_registers_is_sent_every_location_it_sees(ocpi_node, emsp, ocpi_partner):
+    from ocpi.credentials import token_a_issue
+
+    make_station("SEEN-AT-ONCE")
+    make_station("NOT-SEEN", ocpi_publish=False)
+    partner = ocpi_partner()
+    emsp.register_with(f"{ocpi_node.http}/ocpi/versions", token_a_issue(partner=partner))
+
+    (put,) = emsp.wait_for("PUT", rf"/locations/{PARTY}/SEEN-AT-ONCE$")
+    check_location(put.body)
+    assert not emsp.requests_to("PUT", r"/locations/.*/NOT-SEEN$")
