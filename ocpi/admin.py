@@ -48,7 +48,7 @@ from .models import (
     PushStatus,
 )
 from .pushes import push_retry
-from .republish import partner_republish
+from .republish import partner_audience_changed, partner_republish
 from .transport import INVALID_PARAMETERS, OcpiError, public_base_url
 
 STATE_COLOURS = {HandshakeState.REGISTERED: GREEN, HandshakeState.AWAITING_REGISTRATION: BLUE,
@@ -204,6 +204,13 @@ class OcpiPartnerAdmin(AdminActionsMixin, admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": edited})]
         return [(None, {"fields": edited}), ("Handshake", {"fields": self.handshake_fields})]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and {"visibility", "stations"} & set(form.changed_data):
+            pushes = partner_audience_changed(partner=form.instance)
+            if pushes:
+                self.message_user(request, f"What {form.instance} sees changed: {pushes} pushes queued.")
 
     def get_readonly_fields(self, request, obj=None):
         # The organisation is chosen once: the tokens and pushes belong to it.

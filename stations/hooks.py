@@ -56,6 +56,17 @@ station_location_changed: Hook[StationLocationChanged] = Hook("station_location_
 
 
 @dataclass(frozen=True)
+class StationDeleting:
+    """The station is being deleted (emitted before the delete, in its transaction: what it was is
+    still readable)."""
+
+    station_id: str
+
+
+station_deleting: Hook[StationDeleting] = Hook("station_deleting")
+
+
+@dataclass(frozen=True)
 class StationBooted:
     station_id: str
     firmware_version: str

@@ -28,12 +28,14 @@ from .hooks import (
     SecurityEventRecorded,
     StationBooted,
     StationConnected,
+    StationDeleting,
     StationDisconnected,
     StationLocationChanged,
     connector_status_changed,
     security_event_recorded,
     station_booted,
     station_connected,
+    station_deleting,
     station_disconnected,
     station_location_changed,
 )
@@ -283,6 +285,7 @@ def station_delete(*, station: ChargeStation) -> None:
     station_id = station.pk
     channel = ChargeStation.objects.filter(pk=station_id, online=True).values_list("channel_name", flat=True).first()
     with transaction.atomic():
+        station_deleting.emit(StationDeleting(station_id))
         MessageLog.objects.filter(station_id=station_id).delete()
         station.delete()
         if channel:

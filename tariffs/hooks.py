@@ -16,3 +16,16 @@ class TariffChanged:
 
 
 tariff_changed: Hook[TariffChanged] = Hook("tariff_changed")
+
+
+@dataclass(frozen=True)
+class TariffAssignmentChanged:
+    """Where a tariff applies changed: a station (perhaps one connector of it) or every station of a
+    partner organisation now has another tariff (or none of its own)."""
+
+    station_id: str | None
+    partner_id: int | None
+    tariff_id: int | None  # the tariff now assigned there; None: the assignment was removed
+
+
+tariff_assignment_changed: Hook[TariffAssignmentChanged] = Hook("tariff_assignment_changed")

@@ -18,7 +18,7 @@ from transactions.models import Transaction
 
 from . import selectors
 from .engine import DIMENSIONS, WEEKDAYS, cost_compute, seconds
-from .hooks import TariffChanged, tariff_changed
+from .hooks import TariffAssignmentChanged, TariffChanged, tariff_assignment_changed, tariff_changed
 from .models import ReservationRestriction, Tariff, TariffAssignment, TariffElement, TariffVersion, TransactionCost
 
 CLOCK = re.compile(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")
@@ -277,10 +277,15 @@ def tariff_assign(*, tariff: Tariff | None, station_id: str | None = None, conne
     if connector_id is not None and connector_id < 1:
         raise _invalid("connector_id", "a connector is numbered from 1")
     scope = {"partner": partner} if partner is not None else {"station_id": station_id, "connector_id": connector_id}
-    if tariff is None:
-        TariffAssignment.objects.filter(**scope).delete()
-        return None
-    assignment, _ = TariffAssignment.objects.update_or_create(**scope, defaults={"tariff": tariff})
+    changed = TariffAssignmentChanged(station_id=station_id, partner_id=partner.pk if partner is not None else None,
+                                      tariff_id=tariff.pk if tariff is not None else None)
+    with transaction.atomic():
+        if tariff is None:
+            TariffAssignment.objects.filter(**scope).delete()
+            assignment = None
+        else:
+            assignment, _ = TariffAssignment.objects.update_or_create(**scope, defaults={"tariff": tariff})
+        tariff_assignment_changed.emit(changed)
     return assignment
 
 

@@ -13,13 +13,17 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from stations.hooks import (
     ConnectorStatusChanged,
     StationConnected,
+    StationDeleting,
     StationDisconnected,
     StationLocationChanged,
     connector_status_changed,
     station_connected,
+    station_deleting,
     station_disconnected,
     station_location_changed,
 )
+from stations.models import ChargeStation
+from tariffs.hooks import TariffAssignmentChanged, tariff_assignment_changed
 
 from ..audience import forget, listeners, location_listeners
 from ..models import OcpiPartner
@@ -61,6 +65,21 @@ def push_unknown_on_disconnect(event: StationDisconnected) -> None:
 @station_location_changed.connect(when=lambda event: any(item.locations for item in listeners()))
 def push_location(event: StationLocationChanged) -> None:
     services.location_push(station_id=event.station_id)
+
+
+@station_deleting.connect(when=lambda event: any(item.locations for item in listeners()))
+def push_removed(event: StationDeleting) -> None:
+    services.station_remove(station_id=event.station_id)
+
+
+# Another tariff prices the station (or a partner's stations): their connectors' tariff_ids moved.
+@tariff_assignment_changed.connect(when=lambda event: any(item.locations for item in listeners()))
+def push_tariff_ids(event: TariffAssignmentChanged) -> None:
+    if event.station_id is not None:
+        services.location_push(station_id=event.station_id)
+        return
+    for station_id in ChargeStation.objects.filter(partner_id=event.partner_id).values_list("pk", flat=True):
+        services.location_push(station_id=station_id)
 
 
 # The audience cached for the station path is stale once a partner (or its chosen stations) changes.

@@ -109,3 +109,36 @@ def evses_push(*, station_id: str, connector_ids: set[int] | None = None) -> int
                          path=_path(key, evse_uid(station, row.connector_id)), body=body)
             pushes += 1
     return pushes
+
+
+def station_remove(*, station_id: str) -> int:
+    """The station is being deleted: its EVSEs are REMOVED for every partner that was sent its
+    Location (Locations themselves are never deleted). Returns how many pushes."""
+    audience = [item for item in listeners() if item.locations]
+    stations = selectors.stations_with_connectors([station_id]) if audience else []
+    if not stations:
+        return 0
+    station = stations[0]
+    key, now, pushes = location_id(station), ocpi_datetime(timezone.now()), 0
+    for listener in audience:
+        if not OcpiPush.objects.filter(partner_id=listener.partner_id, module=MODULE, object_key=key).exists():
+            continue
+        for connector in station.connectors.all():
+            if connector.connector_id < 1:
+                continue
+            push_enqueue(partner=OcpiPartner(pk=listener.partner_id), module=MODULE, object_key=key, method="PATCH",
+                         path=_path(key, evse_uid(station, connector.connector_id)),
+                         body={"status": "REMOVED", "last_updated": now})
+            pushes += 1
+    return pushes
+
+
+def partner_locations_resync(*, partner) -> int:
+    """What the partner sees changed (its visibility, its chosen stations): PUT every Location it sees
+    now and hide the ones it was sent and no longer sees. Returns how many pushes."""
+    pushes = locations_push_all(partner=partner)
+    visible = set(selectors.visible_stations(partner).values_list("pk", flat=True))
+    sent = set(OcpiPush.objects.filter(partner=partner, module=MODULE).values_list("object_key", flat=True))
+    for key in sorted(sent - {location_id(ChargeStation(id=pk)) for pk in visible}):
+        pushes += _location_hide(partner.pk, key)
+    return pushes

@@ -260,3 +260,43 @@ def test_a_partner_that_registers_is_sent_every_location_it_sees(ocpi_node, emsp
     (put,) = emsp.wait_for("PUT", rf"/locations/{PARTY}/SEEN-AT-ONCE$")
     check_location(put.body)
     assert not emsp.requests_to("PUT", r"/locations/.*/NOT-SEEN$")
+
+
+def test_a_deleted_station_has_its_evses_removed(ocpi_node, partner, emsp, api):
+    make_station("GOING")
+    assert api.patch("/api/v1/stations/GOING/", json={"city": "Brugge"}).status_code == 200
+    emsp.wait_for("PUT", rf"/locations/{PARTY}/GOING$")
+    assert api.delete("/api/v1/stations/GOING/").status_code == 204
+    (removed,) = emsp.wait_for("PATCH", rf"/locations/{PARTY}/GOING/GOING-1$")
+    assert removed.body["status"] == "REMOVED"
+
+
+def test_a_new_tariff_on_a_station_is_sent_with_its_location(ocpi_node, partner, emsp):
+    from tariffs.services import tariff_assign, tariff_create
+
+    make_station("PRICED")
+    tariff = tariff_create(name="Priced here", currency="EUR", elements=[{"price_components": [
+        {"type": "ENERGY", "price": "0.40", "step_size": 1}]}])
+    tariff_assign(tariff=tariff, station_id="PRICED")
+    put = emsp.wait_for("PUT", rf"/locations/{PARTY}/PRICED$")[-1].body
+    assert put["evses"][0]["connectors"][0]["tariff_ids"] == [str(tariff.pk)]
+    assert emsp.wait_for("PUT", rf"/tariffs/{PARTY}/{tariff.pk}$")[-1].body["id"] == str(tariff.pk)
+
+
+def test_a_partner_that_sees_other_stations_gets_them_and_loses_the_rest(ocpi_node, partner, emsp):
+    from ocpi.republish import partner_audience_changed
+
+    make_station("PUBLIC-ONE")
+    chosen = make_station("CHOSEN-ONE", ocpi_publish=False)
+    with transaction.atomic():
+        locations_push_all(partner=partner)
+    emsp.wait_for("PUT", rf"/locations/{PARTY}/PUBLIC-ONE$")
+
+    partner.visibility = Visibility.CHOSEN
+    partner.save()
+    partner.stations.set([chosen])
+    partner_audience_changed(partner=partner)
+
+    assert emsp.wait_for("PUT", rf"/locations/{PARTY}/CHOSEN-ONE$")[-1].body["publish"] is False
+    hidden = emsp.wait_for("PATCH", rf"/locations/{PARTY}/PUBLIC-ONE$")[-1].body
+    assert hidden["publish"] is False
