@@ -302,7 +302,8 @@ class ExpiryFilter(admin.SimpleListFilter):
         return queryset
 
 
-ID_TAG_FIELDS = ["parent_id_tag", "partner", "expiry_date", "blocked", "max_active_transactions", "description"]
+ID_TAG_FIELDS = ["parent_id_tag", "partner", "expiry_date", "blocked", "max_active_transactions", "offline_allowed",
+                 "description"]
 
 
 class IdTagAdminForm(forms.ModelForm):

@@ -30,8 +30,8 @@ class IdTagSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IdTag
-        fields = ["id_tag", "parent_id_tag", "expiry_date", "blocked", "max_active_transactions", "description",
-                  "partner", "created_at", "updated_at"]
+        fields = ["id_tag", "parent_id_tag", "expiry_date", "blocked", "max_active_transactions", "offline_allowed",
+                  "description", "partner", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_id_tag(self, value: str) -> str:

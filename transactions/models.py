@@ -30,7 +30,8 @@ class IdTag(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # False for a tag that must be checked online at every use (an OCPI token whose whitelist is NEVER):
     # kept off local lists, and its idTagInfo expires at once so the station does not cache it.
-    offline_allowed = models.BooleanField(default=True)
+    offline_allowed = models.BooleanField(
+        default=True, help_text="Off: checked online at every use, never cached by the station nor put in local lists.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='idtag',
             name='offline_allowed',
-            field=models.BooleanField(default=True),
+            field=models.BooleanField(default=True, help_text='Off: checked online at every use, never cached by the station nor put in local lists.'),
         ),
     ]

@@ -128,3 +128,14 @@ async def test_authorize_answers_change_with_the_tag_through_the_api(node, api, 
         assert (await authorize(cp, tag.id_tag))["status"] == "Blocked"
         assert (await db(api.delete)(f"/api/v1/id-tags/{tag.id_tag}/")).status_code == 204
         assert (await authorize(cp, tag.id_tag)) == {"status": "Invalid"}
+
+
+async def test_a_tag_checked_online_at_every_use_expires_at_once(node, make_station, api):
+    station = await db(make_station)()
+    created = await db(api.post)("/api/v1/id-tags/", json={"id_tag": "ONLINE-ONLY-1", "offline_allowed": False})
+    assert created.status_code == 201 and created.json()["offline_allowed"] is False
+    async with connect_station(node, station.id, boot=True) as cp:
+        info = await authorize(cp, "online-only-1")
+    # Accepted now, and not to be cached by the station (OCPP 1.6 Authorization Cache).
+    assert info["status"] == "Accepted"
+    assert abs(parse_datetime(info["expiryDate"]) - datetime.now(timezone.utc)) < timedelta(seconds=30)
