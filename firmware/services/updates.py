@@ -171,12 +171,23 @@ def firmware_update_payload(target: FirmwareUpdateTarget, *, location: str | Non
 
 
 def firmware_update_target_send(*, target: FirmwareUpdateTarget, requested_by=None, source: str = "system") -> bool:
-    """Send the target's (Signed)UpdateFirmware; False when the station is not connected."""
+    """Send the target's (Signed)UpdateFirmware; False when the station is not connected. The target
+    is SENT in the transaction that enqueues the Call: the Call leaves after that commit, so nobody
+    (a cancel) ever sees a station holding the Call while its target still waits."""
     try:
         with transaction.atomic():
             action, payload = firmware_update_payload(target, location=_location_to_send(target))
             call = call_enqueue(station=target.station_id, action=action, payload=payload, requested_by=requested_by,
                                 source=source, context={"firmware_update": target.update_id, "firmware_update_target": target.pk})
+            now = timezone.now()
+            target.call = call
+            target.state = TargetState.SENT
+            target.attempts += 1
+            target.sent_at = target.progress_at = now
+            target.probed_at = None
+            target.detail = ""
+            target.save()
+            _targets_supersede(station_id=target.station_id, newer=target)
     except StationOffline:
         target.state = TargetState.WAITING
         target.detail = "the station is not connected: sent when it connects"
@@ -187,15 +198,6 @@ def firmware_update_target_send(*, target: FirmwareUpdateTarget, requested_by=No
         target.detail = exc.message[:300]
         target.save(update_fields=["state", "detail", "updated_at"])
         return False
-    now = timezone.now()
-    target.call = call
-    target.state = TargetState.SENT
-    target.attempts += 1
-    target.sent_at = target.progress_at = now
-    target.probed_at = None
-    target.detail = ""
-    target.save()
-    _targets_supersede(station_id=target.station_id, newer=target)
     return True
 
 
