@@ -147,3 +147,9 @@ def test_the_management_command_prints_a_token_a_that_registers(ocpi_node, emsp)
     assert emsp.get(f"{ocpi_node.http}/ocpi/versions", old_token)["_http_status"] == 401
     emsp.register_with(f"{ocpi_node.http}/ocpi/versions", out.getvalue().strip().splitlines()[-1])
     assert OcpiPartner.objects.get(pk=partner.pk).state == HandshakeState.REGISTERED
+
+
+def test_versions_answer_with_or_without_a_trailing_slash(ocpi_node, registered, emsp):
+    for path in ("/ocpi/versions/", "/ocpi/2.2.1/", "/ocpi/2.2.1/credentials/", "/ocpi/2.2.1/locations/"):
+        answer = emsp.get(f"{ocpi_node.http}{path}")
+        assert (answer["_http_status"], answer["status_code"]) == (200, 1000), path
