@@ -314,3 +314,18 @@ async def eventually(check: Callable[[], object], timeout: float = 10, interval:
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+def ocpi_reference() -> Path:
+    """The OCPI 2.2.1 specification and its examples (`shared/reference/ocpi-2.2.1`): beside the clone
+    or a directory above it (CI, worktrees), or where CSMS_OCPI_REFERENCE says. Tests that read it
+    fail, never skip, when it is not there."""
+    configured = os.environ.get("CSMS_OCPI_REFERENCE")
+    if configured:
+        return Path(configured)
+    here = Path(__file__).resolve().parent.parent
+    for directory in (here, *here.parents):
+        candidate = directory / "shared" / "reference" / "ocpi-2.2.1"
+        if candidate.is_dir():
+            return candidate
+    return Path("/work/shared/reference/ocpi-2.2.1")

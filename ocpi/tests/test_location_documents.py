@@ -8,11 +8,11 @@ import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from csms.testing import ocpi_reference
 from ocpi.locations.documents import (
     CONNECTOR_DEFAULTS,
     EVSE_STATUS,
@@ -32,7 +32,7 @@ from stations.models import ChargeStation, Connector
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = Path("/work/shared/reference/ocpi-2.2.1/examples")
+EXAMPLES = ocpi_reference() / "examples"
 
 # --- The spec's rules, as a checker -----------------------------------------------------------------
 
@@ -158,7 +158,7 @@ WHERE = {"location_name": "Gent Zuid", "address": "F.Rooseveltlaan 3A", "city": 
 
 def make_station(station_id: str = "CP1", *, online: bool = True, statuses: dict[int, str] | None = None,
                  **location) -> ChargeStation:
-    station = services.station_create(charge_box_id=station_id, location={**WHERE, **location})
+    services.station_create(charge_box_id=station_id, location={**WHERE, **location})
     for connector_id, status in (statuses if statuses is not None else {0: "Available", 1: "Available"}).items():
         services.connector_status_update(station_id=station_id, connector_id=connector_id, status=status,
                                          error_code="NoError")

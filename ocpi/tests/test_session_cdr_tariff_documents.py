@@ -5,10 +5,10 @@ import json
 import re
 from datetime import datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from csms.testing import ocpi_reference
 from ocpi.cdrs.documents import cdr_document, charging_periods
 from ocpi.sessions.documents import auth_method_for, ocpi_datetime, price, session_document
 from ocpi.tariffs.documents import tariff_ocpi_document
@@ -18,7 +18,7 @@ from tariffs.services import tariff_assign, tariff_create
 from transactions.models import IdTag, Transaction
 from transactions.services import SampledValue, meter_values_store, transaction_start, transaction_stop
 
-SPEC = Path("/work/shared/reference/ocpi-2.2.1")
+SPEC = ocpi_reference()
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=dt_timezone.utc)
 TOKEN = {"country_code": "NL", "party_id": "TST", "uid": "04A1B2C3", "type": "RFID",

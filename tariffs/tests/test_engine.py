@@ -7,16 +7,15 @@ their expected totals are the ones mod_tariffs.asciidoc states, recomputed here 
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from csms.testing import ocpi_reference
 from tariffs.engine import Usage, cost_compute, money
 
 UTC = timezone.utc
-# shared/ lies beside the clone (CI) or the worktree (development).
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ocpi-2.2.1" / "examples"
+EXAMPLES = ocpi_reference() / "examples"
 D = Decimal
 
 
