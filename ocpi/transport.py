@@ -195,7 +195,7 @@ def public_base_url(request: HttpRequest | None = None) -> str:
         return configured.rstrip("/")
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
-    return "http://127.0.0.1:8000"
+    return f"http://{settings.HOST}:{settings.PORT}"  # no request to go by: this node's own address
 
 
 def public_url(path: str, request: HttpRequest | None = None) -> str:
