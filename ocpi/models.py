@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -236,5 +237,20 @@ class OcpiCommand(models.Model):
         return f"{self.command} from {self.partner_id} ({self.state})"
 
 
-# The commands module's own model (a model module must be imported here to be registered).
-from .commands.models import OcpiReservation  # noqa: E402,F401
+class OcpiReservation(models.Model):
+    """An eMSP's reservation_id (a CiString: case-insensitive) and the reservation of ours it currently
+    names (the spec forbids sending its id to the station: ours are unique per CSMS); a RESERVE_NOW
+    with the same id for the same location replaces it."""
+
+    partner = models.ForeignKey(OcpiPartner, on_delete=models.CASCADE, related_name="+")
+    ocpi_id = models.CharField("reservation_id", max_length=36, help_text="As the eMSP sent it.")
+    reservation = models.OneToOneField("reservations.Reservation", on_delete=models.CASCADE, related_name="ocpi")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "OCPI reservation"
+        constraints = [models.UniqueConstraint("partner", Upper("ocpi_id"), name="uniq_ocpi_reservation")]
+
+    def __str__(self) -> str:
+        return f"{self.ocpi_id} of {self.partner_id}: reservation {self.reservation.pk}"

@@ -20,10 +20,9 @@ from csms.ocpp.models import Call, CallStatus
 from reservations.services import reservation_cancel, reservation_create
 from transactions.id_tags import id_tag_find
 
-from ..models import CommandState, OcpiCommand, OcpiPartner, OcpiPush, PushStatus
+from ..models import CommandState, OcpiCommand, OcpiPartner, OcpiPush, OcpiReservation, PushStatus
 from ..pushes import push_enqueue
 from ..tokens.services import token_store
-from .models import OcpiReservation
 from .requests import CommandRequest
 from .selectors import session_of_partner
 

@@ -13,7 +13,7 @@ from csms.ocpp.calls import call_finish
 from csms.ocpp.models import CallStatus
 from csms.ocpp.schemas import format_datetime
 from csms.testing import connect_station, db, eventually
-from ocpi.commands.models import OcpiReservation
+from ocpi.models import OcpiReservation
 from ocpi.commands.selectors import start_command_of
 from ocpi.commands.services import commands_expire
 from ocpi.models import CommandState, OcpiCommand, OcpiPush, Visibility
