@@ -6,7 +6,6 @@ one gets its final PUT and, once priced, its CDR (POST, never changed)
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,9 +17,10 @@ from django.utils import timezone
 from alerts.services import alert_raise
 from transactions.models import AuthorizationStatus, Transaction
 
+from ocpi.audience import forget, listeners
 from ocpi.cdrs.documents import cdr_document
 from ocpi.locations.documents import evse_uid, location_document, location_id
-from ocpi.models import HandshakeState, OcpiCdr, OcpiCommand, OcpiPartner, OcpiSession, OcpiToken
+from ocpi.models import HandshakeState, OcpiCdr, OcpiCommand, OcpiSession, OcpiToken
 from ocpi.pushes import push_enqueue
 from ocpi.sessions.documents import AUTH_REQUEST, COMMAND, WHITELIST, parse_datetime, session_document
 from ocpi.tariffs.documents import tariff_ocpi_document
@@ -28,26 +28,18 @@ from ocpi.tariffs.documents import tariff_ocpi_document
 logger = logging.getLogger(__name__)
 
 UPDATE_EVERY = timedelta(seconds=60)
-# How long a node trusts what it last learnt about whether any partner is registered: with none, a
-# StartTransaction costs no query at all. A registration on this node forgets it at once
-# (receivers.py); other nodes notice within this time.
-REGISTERED_TTL = 5.0
-_registered: dict = {"until": 0.0, "any": False}
 # The CdrToken fields, as a Token (ours or a START_SESSION's) names them.
 CDR_TOKEN_FIELDS = ("country_code", "party_id", "uid", "type", "contract_id")
 
 
 def partners_registered() -> bool:
-    """Whether any OCPI party is registered (cached in this process for REGISTERED_TTL seconds)."""
-    if time.monotonic() < _registered["until"]:
-        return _registered["any"]
-    found = OcpiPartner.objects.filter(state=HandshakeState.REGISTERED).exists()
-    _registered.update(until=time.monotonic() + REGISTERED_TTL, any=found)
-    return found
+    """Whether any OCPI party is registered: with none, a StartTransaction costs OCPI no query (the
+    registered partners are cached in process, ocpi.audience)."""
+    return bool(listeners())
 
 
 def partners_registered_forget() -> None:
-    _registered.update(until=0.0, any=False)
+    forget()
 
 
 def _ours() -> dict:
