@@ -129,16 +129,19 @@ class Page:
     limit: int
 
 
+def parse_ocpi_datetime(value, *, field: str) -> datetime:
+    """An OCPI DateTime as a client sent it (UTC when no offset is written), or 2001 naming the field."""
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise OcpiError(INVALID_PARAMETERS, f"{field} is not a DateTime: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+
+
 def page_params(request: HttpRequest) -> tuple[datetime | None, datetime | None, int, int]:
     """date_from (inclusive), date_to (exclusive), offset and limit of a list request (2001 if bad)."""
     def when(name):
         raw = request.GET.get(name)
-        if raw in (None, ""):
-            return None
-        value = parse_datetime(raw)
-        if value is None:
-            raise OcpiError(INVALID_PARAMETERS, f"{name} is not a DateTime: {raw!r}")
-        return value if value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
+        return None if raw in (None, "") else parse_ocpi_datetime(raw, field=name)
 
     def number(name, default):
         raw = request.GET.get(name)
@@ -166,15 +169,6 @@ def paginate(request: HttpRequest, queryset, *, to_document: Callable, date_fiel
     total = queryset.count()
     rows = list(queryset[offset:offset + limit]) if limit else []
     return Page([to_document(row) for row in rows], total, offset, limit)
-
-
-def page_of_list(request: HttpRequest, documents: list[dict]) -> Page:
-    """One page of documents already built (filtered on their own last_updated)."""
-    date_from, date_to, offset, limit = page_params(request)
-    chosen = [d for d in documents
-              if (date_from is None or parse_datetime(d["last_updated"]) >= date_from)
-              and (date_to is None or parse_datetime(d["last_updated"]) < date_to)]
-    return Page(chosen[offset:offset + limit], len(chosen), offset, limit)
 
 
 def _page_headers(request: HttpRequest, page: Page) -> dict:

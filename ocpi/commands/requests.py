@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timezone as dt_timezone
 
-from django.utils.dateparse import parse_datetime
 
 from stations.models import ChargeStation
 from stations.selectors import station_connector_ids
 
 from ..models import OcpiPartner, Visibility
 from ..locations.documents import evse_uid as evse_uid_of
-from ..transport import INVALID_PARAMETERS, UNKNOWN_LOCATION, OcpiError
+from ..transport import INVALID_PARAMETERS, UNKNOWN_LOCATION, OcpiError, parse_ocpi_datetime
 
 COMMANDS = ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
 TOKEN_TYPES = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
@@ -51,11 +49,7 @@ def _string(body: dict, name: str, *, max_length: int, required: bool = True, pr
 
 
 def _datetime(body: dict, name: str, prefix: str = "") -> datetime:
-    raw = _string(body, name, max_length=40, prefix=prefix)
-    value = parse_datetime(raw)
-    if value is None:
-        raise _invalid(prefix + name, f"is not a DateTime: {raw!r}")
-    return value if value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
+    return parse_ocpi_datetime(_string(body, name, max_length=40, prefix=prefix), field=prefix + name)
 
 
 def _token(body: dict) -> dict:

@@ -10,12 +10,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from transactions.id_tags import id_tag_create, id_tag_find, id_tag_update
 
 from ..models import OcpiPartner, OcpiToken, WhitelistType
-from ..transport import INVALID_PARAMETERS, UNKNOWN_TOKEN, OcpiError, ocpi_datetime
+from ..transport import INVALID_PARAMETERS, UNKNOWN_TOKEN, OcpiError, ocpi_datetime, parse_ocpi_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +57,6 @@ def _choice(document: dict, name: str, choices, *, required: bool) -> str:
     if value not in choices:
         raise _invalid(f"token.{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
-
-
-def parse_ocpi_datetime(value, *, field: str):
-    """An OCPI DateTime (UTC when no offset is written), or 2001 naming the field."""
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise _invalid(f"{field} must be a DateTime, not {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def token_fields(document) -> dict:
